@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/m2mnet/m2m/stack"
+)
+
+type configOptions struct {
+	io       *ioStreams
+	envFile  string
+	output   string
+	profiles []string
+	// envFileSet is true when --env-file was given: then a missing file is an error, not "use the defaults".
+	envFileSet bool
+}
+
+func newCmdConfig(io *ioStreams) *cobra.Command {
+	opts := &configOptions{io: io}
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Check the .env and print the stack as canonical Compose YAML",
+		Long: `Check every setting in the .env at once, then print the stack as canonical Compose YAML.
+
+The YAML never holds a secret: values are ${VAR} references that Compose resolves from the .env, so
+'docker compose up -d' on it gives the same stack as 'm2mctl up'. Without a .env the stack is shown
+with every setting at its default (this is docker-compose-production.yml).`,
+		Example: `  # check .env and see the stack
+  m2mctl config
+
+  # include the optional Jaeger service, as JSON
+  m2mctl config --profile tracing -o json
+
+  # deploy with plain Compose instead of m2mctl
+  m2mctl config > docker-compose.yml && docker compose up -d --wait`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.envFileSet = cmd.Flags().Changed("env-file")
+			return configRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.envFile, "env-file", ".env", "settings file to check and build from")
+	cmd.Flags().StringVarP(&opts.output, "output", "o", "yaml", "output format: yaml or json")
+	cmd.Flags().StringArrayVar(&opts.profiles, "profile", nil, "enable an optional service profile: tracing, discovery (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{stack.ProfileTracing, stack.ProfileDiscovery}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func configRun(opts *configOptions) error {
+	if opts.output != "yaml" && opts.output != "json" {
+		return usageErrorf("--output %q: use yaml or json", opts.output)
+	}
+	for _, p := range opts.profiles {
+		if p != stack.ProfileTracing && p != stack.ProfileDiscovery {
+			return usageErrorf("--profile %q: the stack's profiles are %s and %s", p, stack.ProfileTracing, stack.ProfileDiscovery)
+		}
+	}
+	values, err := loadSettings(opts.io, opts.envFile, opts.envFileSet)
+	if err != nil {
+		return err
+	}
+	// Without --profile the whole file is shown, optional services with their profiles, as checked in.
+	project := stack.Build(values)
+	if len(opts.profiles) > 0 {
+		if project, err = project.WithProfiles(opts.profiles); err != nil {
+			return fmt.Errorf("enable profiles %v: %w", opts.profiles, err)
+		}
+	}
+	var out []byte
+	if opts.output == "json" {
+		out, err = project.MarshalJSON()
+	} else {
+		out, err = stack.YAML(project)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = opts.io.Out.Write(out)
+	return err
+}
+
+// loadSettings reads and checks the .env. Without one (and without --env-file) the defaults are used, and the
+// operator is told so on stderr.
+func loadSettings(io *ioStreams, path string, explicit bool) (stack.Values, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && !explicit {
+		fmt.Fprintf(io.ErrOut, "no %s here: showing the stack with default settings (run `m2mctl init` to write one)\n", path)
+		return stack.Defaults(), nil
+	}
+	return stack.Load(path)
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/m2mnet/m2m/stack"
+)
+
+// kind is how a question is asked; everything else about it (title, help, default, choices, checks) comes
+// from its setting in stack.Schema.
+type kind int
+
+const (
+	kindText   kind = iota
+	kindChoice      // the setting's Choices
+	kindYesNo       // stored as true/false
+	kindPort        // a host port: 1-65535 and distinct from the stack's other host ports
+	// kindSecretFile asks for a file that holds the secret, so that the secret is never typed where it is
+	// echoed, never on a command line (ps, shell history) and never printed back.
+	kindSecretFile
+)
+
+// question is one thing the wizard asks: which setting it fills and which flag answers it in a script.
+type question struct {
+	name string // the setting
+	flag string
+	kind kind
+	// when reports whether the question applies given the answers so far; nil means always.
+	when func(a answers) bool
+	// need reports whether the wizard insists on an answer where the schema's RequiredWhen does not say so
+	// (the schema's cross-checks want the env backend's keys).
+	need func(a answers) bool
+	// drives marks a question whose answer decides which later questions apply: a form page ends after it.
+	drives bool
+}
+
+func settlesOn(chain string) func(answers) bool {
+	return func(a answers) bool { p := a.get(stack.SettlementPreference); return p == chain || p == "both" }
+}
+
+func backendIs(b string) func(answers) bool {
+	return func(a answers) bool { return a.get(stack.KeyBackend) == b }
+}
+
+func allOf(fs ...func(answers) bool) func(answers) bool {
+	return func(a answers) bool {
+		for _, f := range fs {
+			if !f(a) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func isSet(name string) func(answers) bool { return func(a answers) bool { return a.get(name) != "" } }
+
+func discoveryOn(a answers) bool { return a.get(stack.PeerDiscoveryEnabled) == "true" }
+
+// questions lists what the wizard asks, in order. Settings not listed keep their schema default (or are
+// generated); the operator can change them in the .env afterwards.
+func questions() []question {
+	return []question{
+		{name: stack.NodeID, flag: "node-id"},
+		{name: stack.SettlementPreference, flag: "settlement", kind: kindChoice, drives: true},
+		{name: stack.EVMAddress, flag: "evm-address", when: settlesOn("evm")},
+		{name: stack.BaseRPCURL, flag: "base-rpc-url", when: settlesOn("evm")},
+		{name: stack.XRPAddress, flag: "xrp-address", when: settlesOn("xrp")},
+		{name: stack.XRPLWSSURL, flag: "xrpl-wss-url", when: settlesOn("xrp")},
+		{name: stack.KeyBackend, flag: "key-backend", kind: kindChoice, drives: true},
+		{name: stack.EVMPrivateKey, flag: "evm-private-key-file", kind: kindSecretFile,
+			when: allOf(backendIs("env"), settlesOn("evm")), need: allOf(backendIs("env"), settlesOn("evm"))},
+		{name: stack.XRPSecret, flag: "xrp-secret-file", kind: kindSecretFile,
+			when: allOf(backendIs("env"), settlesOn("xrp")), need: allOf(backendIs("env"), settlesOn("xrp"))},
+		{name: stack.AWSRegion, flag: "aws-region", when: backendIs("aws-kms")},
+		{name: stack.AWSKMSKeyID, flag: "aws-kms-key-id", when: backendIs("aws-kms")},
+		{name: stack.AWSAccessKeyID, flag: "aws-access-key-id", when: backendIs("aws-kms")},
+		{name: stack.AWSSecretAccessKey, flag: "aws-secret-access-key-file", kind: kindSecretFile,
+			when: backendIs("aws-kms"), need: isSet(stack.AWSAccessKeyID)},
+		{name: stack.GCPProjectID, flag: "gcp-project-id", when: backendIs("gcp-kms")},
+		{name: stack.GCPKMSKeyName, flag: "gcp-kms-key-name", when: backendIs("gcp-kms")},
+		{name: stack.GCPCredentialsJSON, flag: "gcp-credentials-json-file", kind: kindSecretFile, when: backendIs("gcp-kms")},
+		{name: stack.AzureKeyVaultURL, flag: "azure-key-vault-url", when: backendIs("azure-kv")},
+		{name: stack.AzureKeyName, flag: "azure-key-name", when: backendIs("azure-kv")},
+		{name: stack.AzureTenantID, flag: "azure-tenant-id", when: backendIs("azure-kv")},
+		{name: stack.AzureClientID, flag: "azure-client-id", when: backendIs("azure-kv")},
+		{name: stack.AzureClientSecret, flag: "azure-client-secret-file", kind: kindSecretFile, when: backendIs("azure-kv")},
+		{name: stack.PrometheusEnabled, flag: "monitoring", kind: kindYesNo},
+		{name: stack.BTPPort, flag: "btp-port", kind: kindPort},
+		{name: stack.HealthCheckPort, flag: "health-port", kind: kindPort},
+		{name: stack.LogLevel, flag: "log-level", kind: kindChoice},
+		{name: stack.PeerDiscoveryEnabled, flag: "discovery", kind: kindYesNo, drives: true},
+		{name: stack.PeerDiscoveryEndpoints, flag: "discovery-endpoints", when: discoveryOn},
+		{name: stack.PeerAnnounceAddress, flag: "announce-address", when: discoveryOn},
+	}
+}
+
+// setting returns the schema entry the question fills; the question table only names settings that exist.
+func (q question) setting() stack.Setting {
+	s, ok := stack.Lookup(q.name)
+	if !ok {
+		panic("init: question for unknown setting " + q.name)
+	}
+	return s
+}
+
+func (q question) applies(a answers) bool { return q.when == nil || q.when(a) }
+
+// required reports whether the question must have a non-empty answer: the schema says so, or the wizard does.
+func (q question) required(a answers) bool {
+	return q.setting().Required(a.values()) || (q.need != nil && q.need(a))
+}
+
+// hostPorts are the settings that publish a host port; the wizard keeps them distinct.
+var hostPorts = []string{stack.BTPPort, stack.HealthCheckPort, stack.PrometheusPort, stack.GrafanaPort, stack.JaegerUIPort, stack.DiscoveryPort}
+
+// check validates an answer (for a secret file: the path; its contents are checked) through the schema,
+// plus the wizard's own rules. An error never contains a secret.
+func (q question) check(a answers, v string) error {
+	v = strings.TrimSpace(v)
+	s := q.setting()
+	if v == "" {
+		if q.required(a) {
+			return fmt.Errorf("an answer is needed: %s", s.Doc)
+		}
+		return nil
+	}
+	if q.kind == kindSecretFile {
+		_, err := readSecretFile(s, v)
+		return err
+	}
+	if q.kind == kindYesNo {
+		v = normalBool(v)
+	}
+	if err := s.Check(v); err != nil {
+		return err
+	}
+	if q.kind == kindPort {
+		return checkHostPort(a, q.name, v)
+	}
+	return nil
+}
+
+// checkHostPort is stricter than the schema, which lets 0 mean "Docker picks": the wizard wants fixed ports
+// the operator can announce and find.
+func checkHostPort(a answers, name, v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 65535 {
+		return errors.New("must be a port number 1-65535")
+	}
+	for _, other := range hostPorts {
+		if other != name && a.get(other) == v {
+			return fmt.Errorf("is already the port of %s; give each its own", other)
+		}
+	}
+	return nil
+}
+
+// readSecretFile reads a secret from path and checks it; errors name the file, never its contents.
+func readSecretFile(s stack.Setting, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read the file for %s: %w", s.Name, err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if secret == "" {
+		return "", fmt.Errorf("%s is empty; it should hold %s", path, s.Doc)
+	}
+	if err := s.Check(secret); err != nil {
+		return "", fmt.Errorf("%s does not hold a valid %s: %w", path, s.Name, err)
+	}
+	return secret, nil
+}
+
+// normalBool turns the spellings the schema accepts (on, yes, 1…) into true/false, which RequiredWhen compares.
+func normalBool(v string) string {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes", "on", "y":
+		return "true"
+	case "false", "0", "no", "off", "n":
+		return "false"
+	}
+	return v
+}
+
+// answers holds the wizard's values by setting name. Each value has a stable address so that huh fields bind
+// to it and validators of one field can read the others while a page is on screen.
+type answers map[string]*string
+
+func (a answers) ptr(name string) *string {
+	p, ok := a[name]
+	if !ok {
+		p = new(string)
+		a[name] = p
+	}
+	return p
+}
+
+func (a answers) get(name string) string {
+	if p, ok := a[name]; ok {
+		return strings.TrimSpace(*p)
+	}
+	return ""
+}
+
+func (a answers) set(name, v string) { *a.ptr(name) = v }
+
+// values returns the answers with the schema's defaults filled in, for RequiredWhen.
+func (a answers) values() stack.Values {
+	v := stack.Values{}
+	for _, s := range stack.Schema() {
+		v[s.Name] = s.Default
+		if x := a.get(s.Name); x != "" {
+			v[s.Name] = x
+		}
+	}
+	return v
+}

@@ -1,0 +1,96 @@
+// Command m2mctl sets up, deploys and watches an m2m Interledger connector node: `init` writes the .env,
+// `config` prints the stack as Compose YAML, and `plan`/`up`/`status`/`logs`/`down` drive the Docker Engine API.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Set at link time: -ldflags "-X main.version=… -X main.commit=…".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// Exit codes: 0 success, 1 the operation failed, 2 the command line or configuration was wrong.
+const (
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// usageError marks an error that is the caller's to fix (bad flag, bad .env); it exits 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// exitError carries an exit code chosen by the command (status uses 1 for "not all healthy") without a message.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, systemStreams(), os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, io *ioStreams, args []string) int {
+	root := newRootCmd(io)
+	root.SetArgs(args)
+	root.SetIn(io.In)
+	root.SetOut(io.Out)
+	root.SetErr(io.ErrOut)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintln(io.ErrOut, "m2mctl:", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailed
+}
+
+func newRootCmd(io *ioStreams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "m2mctl",
+		Short: "Set up, deploy and watch an m2m Interledger connector node",
+		Long: `m2mctl takes a Linux host with Docker to a running, monitored, peered Interledger connector node.
+
+  m2mctl init      answer a few questions, get a correct .env
+  m2mctl up        deploy the stack (connector, TigerBeetle, Prometheus, Grafana)
+  m2mctl status    see what runs and whether it is healthy
+
+The stack is a Compose project: 'm2mctl config' prints it as YAML that 'docker compose' accepts too.`,
+		Version:       version + " (" + commit + ")",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newCmdInit(io),
+		newCmdConfig(io),
+		newCmdPlan(io),
+		newCmdUp(io),
+		newCmdStatus(io),
+		newCmdLogs(io),
+		newCmdDown(io),
+	)
+	return root
+}

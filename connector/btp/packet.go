@@ -1,0 +1,271 @@
+// Package btp speaks the Bilateral Transfer Protocol 2.0 (RFC 0023) over WebSocket: the codec, an
+// authenticating server, a reconnecting client, and sessions that carry ILP packets between two peers.
+package btp
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/m2mnet/m2m/connector/ilp"
+)
+
+// Type is the first byte of a BTP packet.
+type Type uint8
+
+// BTP 2.0 packet types. Prepare (3), Fulfill (4) and Reject (5) belonged to BTP 1 and are not accepted.
+const (
+	TypeResponse Type = 1
+	TypeError    Type = 2
+	TypeMessage  Type = 6
+	TypeTransfer Type = 7
+)
+
+func (t Type) String() string {
+	switch t {
+	case TypeResponse:
+		return "Response"
+	case TypeError:
+		return "Error"
+	case TypeMessage:
+		return "Message"
+	case TypeTransfer:
+		return "Transfer"
+	}
+	return fmt.Sprintf("Type(%d)", uint8(t))
+}
+
+// ContentType says how to read a protocol data entry.
+type ContentType uint8
+
+// The content types of RFC 0023.
+const (
+	OctetStream ContentType = 0
+	TextPlain   ContentType = 1
+	JSON        ContentType = 2
+)
+
+// ProtocolData is one entry of a packet's protocol data. Data aliases the decoded buffer.
+type ProtocolData struct {
+	Name        string
+	ContentType ContentType
+	Data        []byte
+}
+
+// ErrorInfo is the head of a BTP Error packet.
+type ErrorInfo struct {
+	Code        string // three characters, e.g. F00
+	Name        string // e.g. NotAcceptedError
+	TriggeredAt time.Time
+	Data        []byte
+}
+
+// Packet is a decoded BTP packet. Amount is set for Transfer, Error for Error.
+type Packet struct {
+	Type         Type
+	RequestID    uint32
+	Amount       uint64
+	Error        ErrorInfo
+	ProtocolData []ProtocolData
+}
+
+// Entry returns the first protocol data entry called name.
+func (p *Packet) Entry(name string) (ProtocolData, bool) {
+	for _, d := range p.ProtocolData {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return ProtocolData{}, false
+}
+
+// generalizedTime is how BTP Errors carry triggeredAt (the reference implementation's layout).
+const generalizedTime = "20060102150405.000Z"
+
+// Decode decodes b strictly into p, reusing p's ProtocolData slice. Names and data alias b.
+func (p *Packet) Decode(b []byte) error {
+	*p = Packet{ProtocolData: p.ProtocolData[:0]}
+	if len(b) < 5 {
+		return fmt.Errorf("BTP packet is %d bytes, shorter than its 5-byte header", len(b))
+	}
+	p.Type = Type(b[0])
+	p.RequestID = uint32(b[1])<<24 | uint32(b[2])<<16 | uint32(b[3])<<8 | uint32(b[4])
+	switch p.Type {
+	case TypeResponse, TypeError, TypeMessage, TypeTransfer:
+	default:
+		return fmt.Errorf("BTP packet type %d is not a BTP 2.0 type (1, 2, 6 or 7)", b[0])
+	}
+	r := reader{b: b, off: 5}
+	body, err := r.varOctets(len(b))
+	if err != nil {
+		return fmt.Errorf("BTP %s body: %w", p.Type, err)
+	}
+	if r.remaining() != 0 {
+		return fmt.Errorf("BTP %s: %d trailing bytes after the body", p.Type, r.remaining())
+	}
+	r = reader{b: body}
+	switch p.Type {
+	case TypeTransfer:
+		if p.Amount, err = r.uint64(); err != nil {
+			return fmt.Errorf("BTP Transfer amount: %w", err)
+		}
+	case TypeError:
+		if err := p.Error.decode(&r); err != nil {
+			return fmt.Errorf("BTP Error: %w", err)
+		}
+	}
+	if err := p.decodeProtocolData(&r); err != nil {
+		return fmt.Errorf("BTP %s protocol data: %w", p.Type, err)
+	}
+	if r.remaining() != 0 {
+		return fmt.Errorf("BTP %s: %d trailing bytes after the protocol data", p.Type, r.remaining())
+	}
+	return nil
+}
+
+func (e *ErrorInfo) decode(r *reader) error {
+	code, err := r.bytes(3)
+	if err != nil {
+		return fmt.Errorf("code: %w", err)
+	}
+	for _, c := range code {
+		if c < 0x20 || c > 0x7e {
+			return fmt.Errorf("code %q is not printable ASCII", code)
+		}
+	}
+	e.Code = string(code)
+	name, err := r.varOctets(256)
+	if err != nil {
+		return fmt.Errorf("name: %w", err)
+	}
+	if !printableASCII(name) {
+		return fmt.Errorf("name %q is not printable ASCII", name)
+	}
+	e.Name = string(name)
+	at, err := r.varOctets(64)
+	if err != nil {
+		return fmt.Errorf("triggeredAt: %w", err)
+	}
+	if e.TriggeredAt, err = time.Parse(generalizedTime, string(at)); err != nil {
+		return fmt.Errorf("triggeredAt %q is not YYYYMMDDHHmmss.fffZ", at)
+	}
+	if e.Data, err = r.varOctets(r.remaining()); err != nil {
+		return fmt.Errorf("data: %w", err)
+	}
+	return nil
+}
+
+func (p *Packet) decodeProtocolData(r *reader) error {
+	n, err := r.varUint()
+	if err != nil {
+		return fmt.Errorf("count: %w", err)
+	}
+	// Every entry takes at least 3 bytes, so a count beyond that is a lie and must not size an allocation.
+	if n > uint64(r.remaining()/3) {
+		return fmt.Errorf("count %d does not fit in %d bytes", n, r.remaining())
+	}
+	for i := range int(n) {
+		name, err := r.varOctets(r.remaining())
+		if err != nil {
+			return fmt.Errorf("entry %d name: %w", i, err)
+		}
+		if !printableASCII(name) {
+			return fmt.Errorf("entry %d name %q is not printable ASCII", i, name)
+		}
+		ct, err := r.byte()
+		if err != nil {
+			return fmt.Errorf("entry %d content type: %w", i, err)
+		}
+		data, err := r.varOctets(r.remaining())
+		if err != nil {
+			return fmt.Errorf("entry %d (%s) data: %w", i, name, err)
+		}
+		p.ProtocolData = append(p.ProtocolData, ProtocolData{Name: internName(name), ContentType: ContentType(ct), Data: data})
+	}
+	return nil
+}
+
+// internName returns the common protocol names without allocating.
+func internName(b []byte) string {
+	switch string(b) {
+	case "ilp":
+		return "ilp"
+	case "auth":
+		return "auth"
+	case "auth_token":
+		return "auth_token"
+	case "auth_username":
+		return "auth_username"
+	}
+	return string(b)
+}
+
+func printableASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// AppendBinary appends the encoding of p to b.
+func (p *Packet) AppendBinary(b []byte) ([]byte, error) {
+	n, err := p.bodySize()
+	if err != nil {
+		return b, err
+	}
+	b = append(b, byte(p.Type), byte(p.RequestID>>24), byte(p.RequestID>>16), byte(p.RequestID>>8), byte(p.RequestID))
+	b = ilp.AppendLength(b, n)
+	switch p.Type {
+	case TypeTransfer:
+		b = appendUint64(b, p.Amount)
+	case TypeError:
+		b = append(b, p.Error.Code...)
+		b = appendVar(b, p.Error.Name)
+		b = appendVar(b, p.Error.TriggeredAt.UTC().Format(generalizedTime))
+		b = appendVar(b, p.Error.Data)
+	}
+	b = appendVarUint(b, uint64(len(p.ProtocolData)))
+	for _, d := range p.ProtocolData {
+		b = appendVar(b, d.Name)
+		b = append(b, byte(d.ContentType))
+		b = appendVar(b, d.Data)
+	}
+	return b, nil
+}
+
+// bodySize checks what the decoder would refuse and returns the body length.
+func (p *Packet) bodySize() (int, error) {
+	n := 0
+	switch p.Type {
+	case TypeResponse, TypeMessage:
+	case TypeTransfer:
+		n += 8
+	case TypeError:
+		if len(p.Error.Code) != 3 || !printableASCII([]byte(p.Error.Code)) || !printableASCII([]byte(p.Error.Name)) || len(p.Error.Name) > 256 {
+			return 0, fmt.Errorf("encode BTP Error: code %q must be 3 printable ASCII characters and the name printable ASCII", p.Error.Code)
+		}
+		if y := p.Error.TriggeredAt.UTC().Year(); y < 0 || y > 9999 {
+			return 0, fmt.Errorf("encode BTP Error: triggeredAt %s is out of range", p.Error.TriggeredAt)
+		}
+		n += 3 + varSize(len(p.Error.Name)) + varSize(len(generalizedTime)) + varSize(len(p.Error.Data))
+	default:
+		return 0, fmt.Errorf("encode BTP: type %d is not a BTP 2.0 type", p.Type)
+	}
+	n += varUintSize(uint64(len(p.ProtocolData)))
+	for _, d := range p.ProtocolData {
+		if !printableASCII([]byte(d.Name)) {
+			return 0, fmt.Errorf("encode BTP: protocol name %q is not printable ASCII", d.Name)
+		}
+		n += varSize(len(d.Name)) + 1 + varSize(len(d.Data))
+	}
+	if n > maxEncodable {
+		return 0, errors.New("encode BTP: packet larger than 16 MiB")
+	}
+	return n, nil
+}
+
+const maxEncodable = 1<<24 - 1
+
+func varSize(n int) int { return ilp.LengthSize(n) + n }

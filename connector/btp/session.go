@@ -1,0 +1,353 @@
+package btp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/m2mnet/m2m/connector/ilp"
+)
+
+// ErrClosed is returned for requests on a session that has ended.
+var ErrClosed = errors.New("btp: session closed")
+
+// ErrBusy is returned by SendPrepare when MaxInFlight requests to the peer are already waiting for answers.
+var ErrBusy = errors.New("btp: too many packets in flight to the peer")
+
+// Handler answers an ILP Prepare that a peer sent with the encoded Fulfill or Reject. It must always answer:
+// ILP rejects travel in BTP Responses, never as BTP Errors.
+type Handler interface {
+	HandlePrepare(ctx context.Context, peerID string, prepare []byte) []byte
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, peerID string, prepare []byte) []byte
+
+// HandlePrepare calls f.
+func (f HandlerFunc) HandlePrepare(ctx context.Context, peerID string, prepare []byte) []byte {
+	return f(ctx, peerID, prepare)
+}
+
+// Limits bound what one session may use. Zero fields take the defaults below.
+type Limits struct {
+	// MaxMessageSize is the largest WebSocket message read; a bigger one closes the session.
+	// The default, 64 KiB, holds the largest ILP packet (about 33 KB) with room for BTP's envelope.
+	MaxMessageSize int64
+	// MaxInFlight caps unanswered packets per direction. Past it an incoming Prepare is rejected at once with
+	// T03 Connector Busy (this connector is the one overloaded, RFC 0027) and SendPrepare returns ErrBusy,
+	// which the pipeline reports as T02 Peer Busy (the next hop is the one that is saturated).
+	MaxInFlight int
+	// KeepAlive is the interval between WebSocket pings; a ping not answered within it ends the session.
+	KeepAlive time.Duration
+	// AuthTimeout bounds the BTP auth handshake.
+	AuthTimeout time.Duration
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxMessageSize <= 0 {
+		l.MaxMessageSize = 64 << 10
+	}
+	if l.MaxInFlight <= 0 {
+		l.MaxInFlight = 1024
+	}
+	if l.KeepAlive <= 0 {
+		l.KeepAlive = 20 * time.Second
+	}
+	if l.AuthTimeout <= 0 {
+		l.AuthTimeout = 5 * time.Second
+	}
+	return l
+}
+
+// SessionConfig is what both ends of a BTP connection share.
+type SessionConfig struct {
+	Handler Handler
+	Limits  Limits
+	// Address is this connector's ILP address, named as triggeredBy in the T03 sent when a peer exceeds MaxInFlight.
+	Address string
+	Logger  *slog.Logger
+}
+
+type reply struct {
+	ilp []byte
+	err error
+}
+
+// Session is one authenticated BTP connection to a peer. Either end may send Prepares on it.
+type Session struct {
+	peerID  string
+	conn    *websocket.Conn
+	cfg     SessionConfig
+	log     *slog.Logger
+	busy    []byte
+	ctx     context.Context
+	cancel  context.CancelFunc
+	nextID  atomic.Uint32
+	inSem   chan struct{}
+	outSem  chan struct{}
+	inWG    sync.WaitGroup
+	done    chan struct{}
+
+	mu      sync.Mutex
+	pending map[uint32]chan reply
+	closing bool
+	err     error
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+func newSession(conn *websocket.Conn, peerID string, cfg SessionConfig, firstID uint32) *Session {
+	cfg.Limits = cfg.Limits.withDefaults()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Session{
+		peerID:  peerID,
+		conn:    conn,
+		cfg:     cfg,
+		log:     cfg.Logger.With("peer", peerID),
+		ctx:     ctx,
+		cancel:  cancel,
+		inSem:   make(chan struct{}, cfg.Limits.MaxInFlight),
+		outSem:  make(chan struct{}, cfg.Limits.MaxInFlight),
+		done:    make(chan struct{}),
+		pending: make(map[uint32]chan reply),
+	}
+	s.nextID.Store(firstID)
+	by := ""
+	if ilp.ValidAddress(cfg.Address) == nil {
+		by = cfg.Address
+	}
+	s.busy, _ = (&ilp.Reject{Code: ilp.T03ConnectorBusy, TriggeredBy: by, Message: "too many packets in flight from this peer"}).MarshalBinary()
+	go s.readLoop()
+	go s.keepAlive()
+	return s
+}
+
+// PeerID is the peer's id, as authenticated.
+func (s *Session) PeerID() string { return s.peerID }
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err says why the session ended; nil while it runs.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// SendPrepare sends an encoded ILP Prepare and waits for the peer's encoded Fulfill or Reject, until ctx is done.
+func (s *Session) SendPrepare(ctx context.Context, prepare []byte) ([]byte, error) {
+	select {
+	case s.outSem <- struct{}{}:
+	default:
+		return nil, ErrBusy
+	}
+	defer func() { <-s.outSem }()
+	ch := make(chan reply, 1)
+	id, err := s.register(ch)
+	if err != nil {
+		return nil, err
+	}
+	defer s.unregister(id)
+	if err := s.writeILP(TypeMessage, id, prepare); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r.ilp, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.done:
+		return nil, fmt.Errorf("%w: %w", ErrClosed, s.Err())
+	}
+}
+
+// register picks a request id not in flight: ids wrap after 2^32 requests and a slow one may still be waiting.
+func (s *Session) register(ch chan reply) (uint32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrClosed, s.err)
+	}
+	for {
+		id := s.nextID.Add(1)
+		if _, taken := s.pending[id]; !taken {
+			s.pending[id] = ch
+			return id, nil
+		}
+	}
+}
+
+func (s *Session) unregister(id uint32) {
+	s.mu.Lock()
+	delete(s.pending, id)
+	s.mu.Unlock()
+}
+
+func (s *Session) writeILP(t Type, id uint32, ilpPacket []byte) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	entries := [1]ProtocolData{{Name: "ilp", ContentType: OctetStream, Data: ilpPacket}}
+	p := Packet{Type: t, RequestID: id, ProtocolData: entries[:]}
+	b, err := p.AppendBinary((*bp)[:0])
+	if err != nil {
+		return err
+	}
+	*bp = b
+	return s.write(b)
+}
+
+func (s *Session) write(b []byte) error {
+	if err := s.conn.Write(s.ctx, websocket.MessageBinary, b); err != nil {
+		s.fail(fmt.Errorf("write to peer %s: %w", s.peerID, err))
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return nil
+}
+
+func (s *Session) readLoop() {
+	var p Packet
+	for {
+		typ, data, err := s.conn.Read(s.ctx)
+		if err != nil {
+			s.fail(fmt.Errorf("read from peer %s: %w", s.peerID, err))
+			return
+		}
+		if typ != websocket.MessageBinary {
+			s.log.Debug("ignoring a text WebSocket message; BTP is binary")
+			continue
+		}
+		// Unparseable or unexpected packets are dropped unanswered: answering could start a feedback loop.
+		if err := p.Decode(data); err != nil {
+			s.log.Debug("dropping an undecodable BTP packet", "err", err)
+			continue
+		}
+		switch p.Type {
+		case TypeMessage:
+			s.onMessage(&p)
+		case TypeResponse, TypeError:
+			s.onReply(&p)
+		default:
+			s.log.Debug("ignoring a BTP packet this connector does not use", "type", p.Type)
+		}
+	}
+}
+
+func (s *Session) onMessage(p *Packet) {
+	prepare, ok := p.Entry("ilp")
+	if !ok {
+		s.log.Debug("ignoring a BTP Message without an ilp entry", "request_id", p.RequestID)
+		return
+	}
+	select {
+	case s.inSem <- struct{}{}:
+	default:
+		_ = s.writeILP(TypeResponse, p.RequestID, s.busy)
+		return
+	}
+	// The lock orders Add before Shutdown's Wait, as sync.WaitGroup requires.
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		<-s.inSem
+		_ = s.writeILP(TypeResponse, p.RequestID, s.busy)
+		return
+	}
+	s.inWG.Add(1)
+	s.mu.Unlock()
+	go func(id uint32, prepare []byte) {
+		defer s.inWG.Done()
+		defer func() { <-s.inSem }()
+		_ = s.writeILP(TypeResponse, id, s.cfg.Handler.HandlePrepare(s.ctx, s.peerID, prepare))
+	}(p.RequestID, prepare.Data)
+}
+
+func (s *Session) onReply(p *Packet) {
+	s.mu.Lock()
+	ch, ok := s.pending[p.RequestID]
+	s.mu.Unlock()
+	if !ok {
+		s.log.Debug("ignoring a BTP reply to no request in flight", "request_id", p.RequestID)
+		return
+	}
+	var r reply
+	if p.Type == TypeError {
+		r.err = fmt.Errorf("btp: peer %s answered with Error %s %s", s.peerID, p.Error.Code, p.Error.Name)
+	} else if d, ok := p.Entry("ilp"); ok {
+		r.ilp = d.Data
+	} else {
+		r.err = fmt.Errorf("btp: peer %s answered without an ilp entry", s.peerID)
+	}
+	select {
+	case ch <- r:
+	default: // a duplicate reply; the first one counts
+	}
+}
+
+func (s *Session) keepAlive() {
+	t := time.NewTicker(s.cfg.Limits.KeepAlive)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Limits.KeepAlive)
+			err := s.conn.Ping(ctx)
+			cancel()
+			if err != nil {
+				s.fail(fmt.Errorf("keepalive ping to peer %s: %w", s.peerID, err))
+				return
+			}
+		}
+	}
+}
+
+// fail ends the session once, with the first reason.
+func (s *Session) fail(err error) {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.err = err
+	s.mu.Unlock()
+	s.cancel()
+	_ = s.conn.CloseNow()
+	close(s.done)
+	s.log.Info("BTP session ended", "err", err)
+}
+
+// Close ends the session at once; requests in flight fail with ErrClosed.
+func (s *Session) Close() error {
+	s.fail(ErrClosed)
+	return nil
+}
+
+// Shutdown stops taking new Prepares from the peer (they get T03), waits until the ones being handled are
+// answered or ctx is done, then closes the connection.
+func (s *Session) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	idle := make(chan struct{})
+	go func() { s.inWG.Wait(); close(idle) }()
+	var err error
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		err = fmt.Errorf("shut down BTP session with peer %s: %w", s.peerID, ctx.Err())
+	}
+	_ = s.conn.Close(websocket.StatusGoingAway, "shutting down")
+	s.fail(ErrClosed)
+	return err
+}

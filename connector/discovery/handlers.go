@@ -1,0 +1,315 @@
+package discovery
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/m2mnet/m2m/connector/identity"
+)
+
+const (
+	peersPath    = "/api/v1/peers"
+	announcePath = "/api/v1/peers/announce"
+)
+
+// deletePath is the path a DELETE for nodeID is signed over, whatever prefix a proxy puts in front.
+func deletePath(nodeID string) string { return peersPath + "/" + nodeID }
+
+// ServeHTTP routes the registry's protocol.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.closing.Load() {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "the discovery registry is shutting down; retry in a few seconds or use another registry")
+		return
+	}
+	path := req.URL.Path
+	if path == "/health" {
+		if !allowMethod(w, req, http.MethodGet, http.MethodHead) {
+			return
+		}
+		r.mu.Lock()
+		n := len(r.nodes)
+		r.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "nodes": n})
+		return
+	}
+	if path != peersPath && !strings.HasPrefix(path, peersPath+"/") {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %s; the registry serves %s, %s, %s/:nodeId and /health", quoteShort(path), announcePath, peersPath, peersPath))
+		return
+	}
+	if ok, wait := r.limiter.allow(clientAddr(req)); !ok {
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("rate limit of %g requests/s per client exceeded; retry after %d s", r.cfg.RateLimit, secs))
+		return
+	}
+	switch {
+	case path == announcePath:
+		if allowMethod(w, req, http.MethodPost) {
+			r.announce(w, req)
+		}
+	case path == peersPath:
+		if allowMethod(w, req, http.MethodGet, http.MethodHead) {
+			r.list(w, req)
+		}
+	default:
+		if allowMethod(w, req, http.MethodDelete) {
+			r.deregister(w, req, strings.TrimPrefix(path, peersPath+"/"))
+		}
+	}
+}
+
+func (r *Registry) announce(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxBodyBytes))
+	if err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("body is larger than %d bytes", maxBodyBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "could not read the body: "+err.Error())
+		return
+	}
+	keyHdr, sig := req.Header.Get(HeaderPublicKey), req.Header.Get(HeaderSignature)
+	if keyHdr == "" || sig == "" {
+		writeError(w, http.StatusUnauthorized, fmt.Sprintf("announcement is not signed: send the node's public key in %s and an ed25519 signature over the exact body in %s (both standard base64)", HeaderPublicKey, HeaderSignature))
+		return
+	}
+	pub, err := identity.ParsePublicKey(keyHdr)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, HeaderPublicKey+": "+err.Error())
+		return
+	}
+	if err := identity.VerifyBody(pub, body, sig); err != nil {
+		writeError(w, http.StatusUnauthorized, HeaderSignature+": "+err.Error())
+		return
+	}
+	info, err := decodeAnnouncement(body)
+	if err == nil {
+		err = info.Validate()
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid announcement: "+err.Error())
+		return
+	}
+
+	key := identity.EncodePublicKey(pub)
+	now := r.cfg.Now()
+	status, msg, structural := r.apply(info, key, now)
+	if status != http.StatusOK {
+		if status == http.StatusConflict {
+			r.log.Warn("announcement refused", "nodeId", info.NodeID, "client", clientAddr(req), "reason", msg)
+		}
+		writeError(w, status, msg)
+		return
+	}
+	if structural {
+		if err := r.save(); err != nil {
+			r.log.Error("write registry state", "err", err)
+			writeError(w, http.StatusInternalServerError, "the registry could not save the announcement; retry later")
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "ttl": int(r.cfg.TTL / time.Second)})
+}
+
+// apply records an announcement. structural reports a change that must reach the disk before the answer
+// (a new binding, a new endpoint, a return after deregistering); a lastSeen refresh only marks the state dirty.
+func (r *Registry) apply(info PeerInfo, key string, now time.Time) (status int, msg string, structural bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, ok := r.nodes[info.NodeID]
+	switch {
+	case !ok && len(r.nodes) >= r.cfg.MaxNodes:
+		return http.StatusServiceUnavailable, fmt.Sprintf("the registry is full (%d node ids); ask its operator to raise the limit", r.cfg.MaxNodes), false
+	case !ok:
+		rec = &record{NodeID: info.NodeID, PublicKey: key}
+		r.nodes[info.NodeID] = rec
+		structural = true
+		r.log.Info("node registered", "nodeId", info.NodeID, "btpEndpoint", info.BTPEndpoint, "ilpAddress", info.ILPAddress)
+	case rec.PublicKey != key:
+		return http.StatusConflict, fmt.Sprintf("nodeId %q is bound to another public key; a node keeps its id only with its own NODE_PRIVATE_KEY, so choose another NODE_ID", info.NodeID), false
+	case r.live(rec, now) && rec.BTPEndpoint != info.BTPEndpoint:
+		return http.StatusConflict, fmt.Sprintf("nodeId %q is registered with btpEndpoint %s until %s; deregister it first (signed DELETE, done on a clean shutdown) or wait for it to expire",
+			info.NodeID, quoteShort(rec.BTPEndpoint), time.UnixMilli(rec.LastSeen).Add(2*r.cfg.TTL).UTC().Format(time.RFC3339)), false
+	default:
+		structural = rec.Deleted || rec.BTPEndpoint != info.BTPEndpoint || rec.ILPAddress != info.ILPAddress ||
+			rec.Version != info.Version || !slices.Equal(rec.Capabilities, info.Capabilities)
+	}
+	rec.BTPEndpoint, rec.ILPAddress, rec.Version = info.BTPEndpoint, info.ILPAddress, info.Version
+	rec.Capabilities = append([]string{}, info.Capabilities...)
+	rec.Deleted = false
+	rec.LastSeen = now.UnixMilli()
+	r.dirty = true
+	return http.StatusOK, "", structural
+}
+
+func (r *Registry) list(w http.ResponseWriter, req *http.Request) {
+	var want []string
+	for _, v := range req.URL.Query()["capabilities"] {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.TrimSpace(c); c == "" {
+				continue
+			}
+			if !slices.Contains(KnownCapabilities, c) {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("query parameter capabilities: %s is unknown; known: %s", quoteShort(c), strings.Join(KnownCapabilities, ", ")))
+				return
+			}
+			want = append(want, c)
+		}
+	}
+	now := r.cfg.Now()
+	peers := []PeerInfo{}
+	r.mu.Lock()
+	for _, rec := range r.nodes {
+		if !r.live(rec, now) || !containsAll(rec.Capabilities, want) {
+			continue
+		}
+		peers = append(peers, PeerInfo{
+			NodeID: rec.NodeID, BTPEndpoint: rec.BTPEndpoint, ILPAddress: rec.ILPAddress,
+			Capabilities: append([]string{}, rec.Capabilities...), LastSeen: rec.LastSeen,
+			Version: rec.Version, PublicKey: rec.PublicKey,
+		})
+	}
+	r.mu.Unlock()
+	slices.SortFunc(peers, func(a, b PeerInfo) int { return strings.Compare(a.NodeID, b.NodeID) })
+	writeJSON(w, http.StatusOK, map[string]any{"peers": peers, "total": len(peers)})
+}
+
+func (r *Registry) deregister(w http.ResponseWriter, req *http.Request, nodeID string) {
+	if err := ValidNodeID(nodeID); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid path: "+err.Error())
+		return
+	}
+	ts, sig := req.Header.Get(HeaderTimestamp), req.Header.Get(HeaderSignature)
+	if ts == "" || sig == "" {
+		writeError(w, http.StatusUnauthorized, fmt.Sprintf("DELETE is not signed: send %s (Unix milliseconds) and %s (ed25519 by the node's key over method, path and timestamp)", HeaderTimestamp, HeaderSignature))
+		return
+	}
+	r.mu.Lock()
+	status, msg := r.applyDelete(nodeID, ts, sig, r.cfg.Now())
+	r.mu.Unlock()
+	if status != http.StatusOK {
+		if status == http.StatusUnauthorized {
+			r.log.Warn("deregistration refused", "nodeId", nodeID, "client", clientAddr(req), "reason", msg)
+		}
+		writeError(w, status, msg)
+		return
+	}
+	if err := r.save(); err != nil {
+		r.log.Error("write registry state", "err", err)
+		writeError(w, http.StatusInternalServerError, "the registry could not save the deregistration; retry later")
+		return
+	}
+	r.log.Info("node deregistered", "nodeId", nodeID)
+	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+}
+
+// applyDelete checks a signed DELETE against the key the node id is bound to; r.mu is held.
+func (r *Registry) applyDelete(nodeID, ts, sig string, now time.Time) (int, string) {
+	rec, ok := r.nodes[nodeID]
+	if !ok {
+		return http.StatusNotFound, fmt.Sprintf("nodeId %q is not registered", nodeID)
+	}
+	pub, err := identity.ParsePublicKey(rec.PublicKey)
+	if err != nil {
+		return http.StatusInternalServerError, "the key bound to this node id is unreadable; ask the registry's operator"
+	}
+	at, err := identity.VerifyRequest(pub, http.MethodDelete, deletePath(nodeID), ts, sig, now, r.cfg.MaxClockSkew)
+	if err != nil {
+		return http.StatusUnauthorized, "DELETE refused: " + err.Error()
+	}
+	if at.UnixMilli() <= rec.LastDelete {
+		return http.StatusUnauthorized, "DELETE refused: a deregistration signed at or after this timestamp was already accepted (replay); sign a fresh one"
+	}
+	rec.Deleted, rec.LastDelete = true, at.UnixMilli()
+	return http.StatusOK, ""
+}
+
+// decodeAnnouncement parses an announcement strictly, naming the field at fault.
+func decodeAnnouncement(body []byte) (PeerInfo, error) {
+	var in struct {
+		NodeID       string          `json:"nodeId"`
+		BTPEndpoint  string          `json:"btpEndpoint"`
+		ILPAddress   string          `json:"ilpAddress"`
+		Capabilities []string        `json:"capabilities"`
+		Version      string          `json:"version"`
+		LastSeen     json.RawMessage `json:"lastSeen"` // accepted from older clients and ignored: the registry sets it
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return PeerInfo{}, errors.New("body is empty; send the node's PeerInfo as a JSON object")
+		case errors.As(err, &syn):
+			return PeerInfo{}, fmt.Errorf("body is not valid JSON at byte %d: %v", syn.Offset, syn)
+		case errors.As(err, &typ):
+			return PeerInfo{}, &FieldError{typ.Field, fmt.Sprintf("must be %s, got a JSON %s", jsonKind(typ.Field), typ.Value)}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return PeerInfo{}, fmt.Errorf("%s; allowed: nodeId, btpEndpoint, ilpAddress, capabilities, version (the public key goes in %s)",
+				strings.TrimPrefix(err.Error(), "json: "), HeaderPublicKey)
+		default:
+			return PeerInfo{}, fmt.Errorf("body is not valid JSON: %v", err)
+		}
+	}
+	if dec.More() {
+		return PeerInfo{}, errors.New("body has data after the JSON object; send exactly one object")
+	}
+	return PeerInfo{NodeID: in.NodeID, BTPEndpoint: in.BTPEndpoint, ILPAddress: in.ILPAddress, Capabilities: in.Capabilities, Version: in.Version}, nil
+}
+
+func jsonKind(field string) string {
+	if strings.HasPrefix(field, "capabilities") {
+		return "an array of strings"
+	}
+	return "a string"
+}
+
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// clientAddr is the rate-limit key: the connection's IP. X-Forwarded-For is not trusted, since any
+// client could set it; a registry behind a proxy sees one client.
+func clientAddr(req *http.Request) string {
+	host, _, err := net.SplitHostPort(req.RemoteAddr)
+	if err != nil {
+		return req.RemoteAddr
+	}
+	return host
+}
+
+func allowMethod(w http.ResponseWriter, req *http.Request, methods ...string) bool {
+	if slices.Contains(methods, req.Method) {
+		return true
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s; use %s", req.Method, req.URL.Path, strings.Join(methods, " or ")))
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]any{"success": false, "error": msg})
+}

@@ -1,0 +1,72 @@
+package ilp
+
+import (
+	"fmt"
+	"unicode/utf8"
+)
+
+// AppendBinary appends the OER encoding of p to b. It refuses what DecodePrepare would refuse, so a packet
+// this connector sends is one it would accept.
+func (p *Prepare) AppendBinary(b []byte) ([]byte, error) {
+	if err := ValidAddress(p.Destination); err != nil {
+		return b, fmt.Errorf("encode ILP Prepare destination: %w", err)
+	}
+	if len(p.Data) > MaxDataLength {
+		return b, fmt.Errorf("encode ILP Prepare: data is %d bytes, at most %d allowed", len(p.Data), MaxDataLength)
+	}
+	n := 8 + timestampLen + 32 + LengthSize(len(p.Destination)) + len(p.Destination) + LengthSize(len(p.Data)) + len(p.Data)
+	b = AppendLength(append(b, byte(TypePrepare)), n)
+	b = appendUint64(b, p.Amount)
+	b, err := appendTimestamp(b, p.ExpiresAt)
+	if err != nil {
+		return b, fmt.Errorf("encode ILP Prepare expiresAt: %w", err)
+	}
+	b = append(b, p.ExecutionCondition[:]...)
+	b = appendVarString(b, p.Destination)
+	return appendVarOctets(b, p.Data), nil
+}
+
+// AppendBinary appends the OER encoding of f to b.
+func (f *Fulfill) AppendBinary(b []byte) ([]byte, error) {
+	if len(f.Data) > MaxDataLength {
+		return b, fmt.Errorf("encode ILP Fulfill: data is %d bytes, at most %d allowed", len(f.Data), MaxDataLength)
+	}
+	n := 32 + LengthSize(len(f.Data)) + len(f.Data)
+	b = AppendLength(append(b, byte(TypeFulfill)), n)
+	b = append(b, f.Fulfillment[:]...)
+	return appendVarOctets(b, f.Data), nil
+}
+
+// AppendBinary appends the OER encoding of j to b.
+func (j *Reject) AppendBinary(b []byte) ([]byte, error) {
+	if _, err := ParseCode(string(j.Code)); err != nil {
+		return b, fmt.Errorf("encode ILP Reject: %w", err)
+	}
+	if j.TriggeredBy != "" {
+		if err := ValidAddress(j.TriggeredBy); err != nil {
+			return b, fmt.Errorf("encode ILP Reject triggeredBy: %w", err)
+		}
+	}
+	if len(j.Message) > MaxMessageLength || !utf8.ValidString(j.Message) {
+		return b, fmt.Errorf("encode ILP Reject: message must be valid UTF-8 of at most %d bytes (got %d)", MaxMessageLength, len(j.Message))
+	}
+	if len(j.Data) > MaxDataLength {
+		return b, fmt.Errorf("encode ILP Reject: data is %d bytes, at most %d allowed", len(j.Data), MaxDataLength)
+	}
+	n := 3 + LengthSize(len(j.TriggeredBy)) + len(j.TriggeredBy) + LengthSize(len(j.Message)) + len(j.Message) +
+		LengthSize(len(j.Data)) + len(j.Data)
+	b = AppendLength(append(b, byte(TypeReject)), n)
+	b = append(b, j.Code...)
+	b = appendVarString(b, j.TriggeredBy)
+	b = appendVarString(b, j.Message)
+	return appendVarOctets(b, j.Data), nil
+}
+
+// MarshalBinary encodes p.
+func (p *Prepare) MarshalBinary() ([]byte, error) { return p.AppendBinary(nil) }
+
+// MarshalBinary encodes f.
+func (f *Fulfill) MarshalBinary() ([]byte, error) { return f.AppendBinary(nil) }
+
+// MarshalBinary encodes j.
+func (j *Reject) MarshalBinary() ([]byte, error) { return j.AppendBinary(nil) }

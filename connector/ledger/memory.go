@@ -1,0 +1,206 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/m2mnet/m2m/connector/metrics"
+)
+
+// Memory is a Ledger kept in this process's memory, with TigerBeetle's semantics: idempotent ids, pending
+// transfers that expire after their timeout, and a credit limit checked against posted credits. Everything is
+// lost when the process exits: it is for tests and for LEDGER=memory in development.
+type Memory struct {
+	now     func() time.Time
+	metrics *metrics.Metrics
+
+	mu        sync.Mutex
+	accounts  map[string]*memAccount
+	transfers map[TransferID]*memTransfer
+}
+
+type memAccount struct {
+	limit                                                      uint64
+	debitsPending, debitsPosted, creditsPending, creditsPosted uint64
+}
+
+type transferState int
+
+const (
+	statePending transferState = iota
+	statePosted
+	stateVoided
+	stateExpired
+)
+
+type memTransfer struct {
+	Transfer
+	state   transferState
+	expires time.Time // zero when the transfer has no timeout
+}
+
+// MemoryOption configures NewMemory.
+type MemoryOption func(*Memory)
+
+// WithClock makes the ledger read the time from now, so that tests can expire pending transfers.
+func WithClock(now func() time.Time) MemoryOption { return func(m *Memory) { m.now = now } }
+
+// WithMetrics records every operation in m2m_ledger_operation_duration_seconds.
+func WithMetrics(m *metrics.Metrics) MemoryOption { return func(l *Memory) { l.metrics = m } }
+
+// WithWarning logs, once and at warning level, that balances will be lost on restart; serve passes it for
+// LEDGER=memory so that nobody runs a production node on it unawares.
+func WithWarning(log *slog.Logger) MemoryOption {
+	return func(*Memory) {
+		log.Warn("LEDGER=memory: balances are kept in this process only and are LOST on restart; " +
+			"development only, set LEDGER=tigerbeetle for a real node")
+	}
+}
+
+// NewMemory returns an empty in-memory ledger.
+func NewMemory(opts ...MemoryOption) *Memory {
+	m := &Memory{now: time.Now, accounts: map[string]*memAccount{}, transfers: map[TransferID]*memTransfer{}}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
+}
+
+// EnsureAccount creates the peer's account with creditLimit; an existing account keeps its first limit.
+func (m *Memory) EnsureAccount(ctx context.Context, peer string, creditLimit uint64) (err error) {
+	defer observe(m.metrics, opEnsureAccount, time.Now(), &err)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if peer == "" {
+		return errEmptyPeer
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.accounts[peer]; !ok {
+		m.accounts[peer] = &memAccount{limit: creditLimit}
+	}
+	return nil
+}
+
+// Prepare records a pending transfer, or reports ErrInsufficientLiquidity when the debited peer would pass its
+// credit limit.
+func (m *Memory) Prepare(ctx context.Context, t Transfer) (err error) {
+	defer observe(m.metrics, opPrepare, time.Now(), &err)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkTransfer(t); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.transfers[t.ID]; ok {
+		if old.Debit != t.Debit || old.Credit != t.Credit || old.Amount != t.Amount ||
+			timeoutSeconds(old.Timeout) != timeoutSeconds(t.Timeout) {
+			return fmt.Errorf("prepare %x: %w", t.ID, ErrTransferConflict)
+		}
+		return nil
+	}
+	dr, cr := m.accounts[t.Debit], m.accounts[t.Credit]
+	if dr == nil {
+		return fmt.Errorf("prepare %x: debit peer %q: %w", t.ID, t.Debit, ErrUnknownAccount)
+	}
+	if cr == nil {
+		return fmt.Errorf("prepare %x: credit peer %q: %w", t.ID, t.Credit, ErrUnknownAccount)
+	}
+	m.expireLocked()
+	// TigerBeetle's debits_must_not_exceed_credits counts pending debits but only posted credits.
+	if dr.debitsPending+dr.debitsPosted+t.Amount > dr.creditsPosted+dr.limit {
+		return fmt.Errorf("prepare %x: peer %q: %w", t.ID, t.Debit, ErrInsufficientLiquidity)
+	}
+	mt := &memTransfer{Transfer: t}
+	if s := timeoutSeconds(t.Timeout); s > 0 {
+		mt.expires = m.now().Add(time.Duration(s) * time.Second)
+	}
+	m.transfers[t.ID] = mt
+	dr.debitsPending += t.Amount
+	cr.creditsPending += t.Amount
+	return nil
+}
+
+// Post completes a pending transfer for its full amount; posting it again is success.
+func (m *Memory) Post(ctx context.Context, id TransferID) (err error) {
+	defer observe(m.metrics, opPost, time.Now(), &err)
+	return m.finish(ctx, "post", id, statePosted)
+}
+
+// Void cancels a pending transfer; voiding it again is success.
+func (m *Memory) Void(ctx context.Context, id TransferID) (err error) {
+	defer observe(m.metrics, opVoid, time.Now(), &err)
+	return m.finish(ctx, "void", id, stateVoided)
+}
+
+func (m *Memory) finish(ctx context.Context, op string, id TransferID, to transferState) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expireLocked()
+	t, ok := m.transfers[id]
+	switch {
+	case !ok:
+		return fmt.Errorf("%s %x: %w", op, id, ErrUnknownTransfer)
+	case t.state == to:
+		return nil
+	case t.state != statePending:
+		return fmt.Errorf("%s %x: %w", op, id, ErrTransferFinished)
+	}
+	dr, cr := m.accounts[t.Debit], m.accounts[t.Credit]
+	dr.debitsPending -= t.Amount
+	cr.creditsPending -= t.Amount
+	if to == statePosted {
+		dr.debitsPosted += t.Amount
+		cr.creditsPosted += t.Amount
+	}
+	t.state = to
+	return nil
+}
+
+// Balance reports the peer's account.
+func (m *Memory) Balance(ctx context.Context, peer string) (b Balance, err error) {
+	defer observe(m.metrics, opBalance, time.Now(), &err)
+	if err := ctx.Err(); err != nil {
+		return Balance{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expireLocked()
+	a, ok := m.accounts[peer]
+	if !ok {
+		return Balance{}, fmt.Errorf("balance of peer %q: %w", peer, ErrUnknownAccount)
+	}
+	return Balance{DebitsPending: a.debitsPending, DebitsPosted: a.debitsPosted, CreditsPending: a.creditsPending,
+		CreditsPosted: a.creditsPosted, CreditLimit: a.limit}, nil
+}
+
+// Ping succeeds while ctx is live: there is no store to reach.
+func (m *Memory) Ping(ctx context.Context) (err error) {
+	defer observe(m.metrics, opPing, time.Now(), &err)
+	return ctx.Err()
+}
+
+// Close does nothing; the ledger stays usable.
+func (m *Memory) Close() error { return nil }
+
+// expireLocked voids pending transfers whose timeout has passed, as TigerBeetle does on its own.
+func (m *Memory) expireLocked() {
+	now := m.now()
+	for _, t := range m.transfers {
+		if t.state != statePending || t.expires.IsZero() || now.Before(t.expires) {
+			continue
+		}
+		m.accounts[t.Debit].debitsPending -= t.Amount
+		m.accounts[t.Credit].creditsPending -= t.Amount
+		t.state = stateExpired
+	}
+}

@@ -1,0 +1,134 @@
+package deployer
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/volume"
+	"github.com/moby/moby/client"
+)
+
+// Container is what the deployer knows of one existing service container.
+type Container struct {
+	ID         string
+	Name       string
+	Service    string
+	Number     int
+	State      container.ContainerState // created, running, exited, restarting, …
+	Health     string                   // "", starting, healthy, unhealthy
+	ExitCode   int
+	OOMKilled  bool
+	ConfigHash string
+	ImageID    string
+	Image      string
+	StartedAt  time.Time
+	Restarts   int
+	Ports      network.PortMap
+	Labels     map[string]string
+	// Done is set for a one-shot whose done-if-exists path is present in its mounts.
+	Done bool
+}
+
+// Observed is what exists on the engine for one project.
+type Observed struct {
+	Project    string
+	Containers map[string][]Container // by service, one-off containers excluded
+	Networks   map[string]network.Summary
+	Volumes    map[string]volume.Volume
+}
+
+func projectFilter(project string) client.Filters {
+	return make(client.Filters).Add("label", LabelProject+"="+project)
+}
+
+// Observe lists the containers, networks and volumes that carry project's label.
+func (d *Deployer) Observe(ctx context.Context, project string) (*Observed, error) {
+	obs := &Observed{Project: project, Containers: map[string][]Container{},
+		Networks: map[string]network.Summary{}, Volumes: map[string]volume.Volume{}}
+	list, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter(project)})
+	if err != nil {
+		return nil, fmt.Errorf("list containers of project %s: %w", project, Explain(err))
+	}
+	for _, s := range list.Items {
+		if s.Labels[LabelOneoff] == "True" {
+			continue
+		}
+		c, err := d.inspect(ctx, s.ID)
+		if err != nil {
+			return nil, err
+		}
+		obs.Containers[c.Service] = append(obs.Containers[c.Service], c)
+	}
+	for _, cs := range obs.Containers {
+		sort.Slice(cs, func(i, j int) bool { return cs[i].Number < cs[j].Number })
+	}
+	nets, err := d.cli.NetworkList(ctx, client.NetworkListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		return nil, fmt.Errorf("list networks of project %s: %w", project, Explain(err))
+	}
+	for _, n := range nets.Items {
+		obs.Networks[n.Name] = n
+	}
+	vols, err := d.cli.VolumeList(ctx, client.VolumeListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		return nil, fmt.Errorf("list volumes of project %s: %w", project, Explain(err))
+	}
+	for _, v := range vols.Items {
+		obs.Volumes[v.Name] = v
+	}
+	return obs, nil
+}
+
+func (d *Deployer) inspect(ctx context.Context, id string) (Container, error) {
+	res, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return Container{}, fmt.Errorf("inspect container %s: %w", id, Explain(err))
+	}
+	r := res.Container
+	c := Container{ID: r.ID, Name: trimSlash(r.Name), ImageID: r.Image, Restarts: r.RestartCount}
+	if r.Config != nil {
+		c.Labels = r.Config.Labels
+		c.Image = r.Config.Image
+	}
+	c.Service = c.Labels[LabelService]
+	c.ConfigHash = c.Labels[LabelConfigHash]
+	c.Number, _ = strconv.Atoi(c.Labels[LabelNumber])
+	if st := r.State; st != nil {
+		c.State, c.ExitCode, c.OOMKilled = st.Status, st.ExitCode, st.OOMKilled
+		if st.Health != nil {
+			c.Health = string(st.Health.Status)
+		}
+		if t, err := time.Parse(time.RFC3339Nano, st.StartedAt); err == nil && t.Year() > 1 {
+			c.StartedAt = t
+		}
+	}
+	if r.NetworkSettings != nil {
+		c.Ports = r.NetworkSettings.Ports
+	}
+	return c, nil
+}
+
+func trimSlash(s string) string {
+	if len(s) > 0 && s[0] == '/' {
+		return s[1:]
+	}
+	return s
+}
+
+// pathExists reports whether path exists in container id's file system, mounts included. It works on a
+// created, never-started container, so it looks into a volume without running anything.
+func (d *Deployer) pathExists(ctx context.Context, id, path string) (bool, error) {
+	_, err := d.cli.ContainerStatPath(ctx, id, client.ContainerStatPathOptions{Path: path})
+	if err == nil {
+		return true, nil
+	}
+	if isNotFound(err) {
+		return false, nil
+	}
+	return false, fmt.Errorf("look for %s in container %s: %w", path, id, Explain(err))
+}

@@ -1,0 +1,250 @@
+package deployer
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/moby/api/types/container"
+)
+
+// Action is what apply will do to one service.
+type Action string
+
+// The actions of a plan.
+const (
+	ActionCreate       Action = "create"
+	ActionRecreate     Action = "recreate"
+	ActionStart        Action = "start"
+	ActionKeep         Action = "keep"
+	ActionRemoveOrphan Action = "remove-orphan"
+)
+
+// ServiceStep is the plan for one service (or one orphan container).
+type ServiceStep struct {
+	Service   string    `json:"service"`
+	Action    Action    `json:"action"`
+	Reason    string    `json:"reason"`
+	Container string    `json:"container,omitempty"` // existing container ID
+	Hash      string    `json:"configHash"`
+	Existing  Container `json:"-"`
+}
+
+// ResourceStep is the plan for a network, a volume or an image.
+type ResourceStep struct {
+	Kind   string `json:"kind"` // network, volume, image
+	Name   string `json:"name"`
+	Action string `json:"action"` // create, keep; for images: present, pull, build, missing
+	Reason string `json:"reason,omitempty"`
+}
+
+// Plan is the difference between a project and what exists, as data: `m2mctl plan` prints it, Apply does it.
+type Plan struct {
+	Project   string         `json:"project"`
+	Resources []ResourceStep `json:"resources"`
+	Services  []ServiceStep  `json:"services"` // in dependency order
+	Orphans   []ServiceStep  `json:"orphans,omitempty"`
+}
+
+// Changes reports whether applying the plan would change anything.
+func (p *Plan) Changes() bool {
+	for _, r := range p.Resources {
+		if r.Action != "keep" && r.Action != "present" {
+			return true
+		}
+	}
+	for _, s := range p.Services {
+		if s.Action != ActionKeep {
+			return true
+		}
+	}
+	return false
+}
+
+// Options steer Plan and Up.
+type Options struct {
+	// Pull is missing (default), always or never.
+	Pull string
+	// BuildFromBinary maps an image reference to a static binary to build it from when it is absent.
+	BuildFromBinary map[string]string
+	// RemoveOrphans removes containers of services no longer in the project.
+	RemoveOrphans bool
+}
+
+// Plan compares project with what exists and says what Up would do.
+func (d *Deployer) Plan(ctx context.Context, project *types.Project, opts Options) (*Plan, error) {
+	obs, err := d.Observe(ctx, project.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.observeDone(ctx, project, obs); err != nil {
+		return nil, err
+	}
+	imgs, ids, err := d.planImages(ctx, project, opts)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := planFrom(project, obs, ids)
+	if err != nil {
+		return nil, err
+	}
+	plan.Resources = append(plan.Resources, imgs...)
+	return plan, nil
+}
+
+// observeDone looks into the existing containers of guarded one-shots for their done-if-exists path.
+func (d *Deployer) observeDone(ctx context.Context, project *types.Project, obs *Observed) error {
+	for _, s := range project.Services {
+		path := doneIfExists(s)
+		if path == "" {
+			continue
+		}
+		for i, c := range obs.Containers[s.Name] {
+			ok, err := d.pathExists(ctx, c.ID, path)
+			if err != nil {
+				return err
+			}
+			obs.Containers[s.Name][i].Done = ok
+		}
+	}
+	return nil
+}
+
+func doneIfExists(s types.ServiceConfig) string {
+	if p, ok := s.Labels[LabelDoneIfExists]; ok {
+		return p
+	}
+	if !isOneShot(s) {
+		return ""
+	}
+	return defaultDoneIfExists[s.Name]
+}
+
+// isOneShot reports whether s runs to completion rather than stays up.
+func isOneShot(s types.ServiceConfig) bool {
+	return s.Restart == "" || s.Restart == types.RestartPolicyNo
+}
+
+// planFrom is the pure part of Plan: project + observed → plan.
+// imageIDs holds the local ID of each present image; a container made from another ID is recreated.
+func planFrom(project *types.Project, obs *Observed, imageIDs map[string]string) (*Plan, error) {
+	plan := &Plan{Project: project.Name}
+	for _, key := range sortedKeys(project.Networks) {
+		n := project.Networks[key]
+		if bool(n.External) {
+			continue
+		}
+		plan.Resources = append(plan.Resources, resourceStep("network", n.Name, obs.Networks[n.Name].Name != ""))
+	}
+	for _, key := range sortedKeys(project.Volumes) {
+		v := project.Volumes[key]
+		if bool(v.External) {
+			continue
+		}
+		plan.Resources = append(plan.Resources, resourceStep("volume", v.Name, obs.Volumes[v.Name].Name != ""))
+	}
+	order, err := dependencyOrder(project)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range order {
+		s := project.Services[name]
+		hash, err := ConfigHash(project, s)
+		if err != nil {
+			return nil, err
+		}
+		plan.Services = append(plan.Services, serviceStep(s, hash, imageIDs[s.Image], obs.Containers[name]))
+	}
+	for _, svc := range sortedKeys(obs.Containers) {
+		if _, ok := project.Services[svc]; ok {
+			continue
+		}
+		for _, c := range obs.Containers[svc] {
+			plan.Orphans = append(plan.Orphans, ServiceStep{Service: svc, Action: ActionRemoveOrphan,
+				Reason: "service is not in the project", Container: c.ID, Hash: c.ConfigHash, Existing: c})
+		}
+	}
+	return plan, nil
+}
+
+func resourceStep(kind, name string, exists bool) ResourceStep {
+	if exists {
+		return ResourceStep{Kind: kind, Name: name, Action: "keep"}
+	}
+	return ResourceStep{Kind: kind, Name: name, Action: "create", Reason: "not found"}
+}
+
+func serviceStep(s types.ServiceConfig, hash, imageID string, existing []Container) ServiceStep {
+	step := ServiceStep{Service: s.Name, Hash: hash}
+	if len(existing) == 0 {
+		step.Action, step.Reason = ActionCreate, "no container"
+		return step
+	}
+	c := existing[0]
+	step.Container, step.Existing = c.ID, c
+	switch {
+	case c.ConfigHash != hash:
+		step.Action, step.Reason = ActionRecreate, fmt.Sprintf("configuration changed (hash %.12s → %.12s)", c.ConfigHash, hash)
+	case imageID != "" && c.ImageID != imageID:
+		step.Action, step.Reason = ActionRecreate, fmt.Sprintf("image %s changed (%.19s → %.19s)", s.Image, c.ImageID, imageID)
+	case c.Done:
+		step.Action, step.Reason = ActionKeep, "already done: "+doneIfExists(s)+" exists"
+	case isOneShot(s) && c.State == container.StateExited && c.ExitCode == 0:
+		step.Action, step.Reason = ActionKeep, "completed"
+	case c.State == container.StateRunning || c.State == container.StateRestarting:
+		step.Action, step.Reason = ActionKeep, "up to date"
+	default:
+		step.Action, step.Reason = ActionStart, "container is "+string(c.State)
+		if c.State == container.StateExited {
+			step.Reason += fmt.Sprintf(" (exit %d)", c.ExitCode)
+		}
+	}
+	return step
+}
+
+// dependencyOrder returns the services so that each comes after those it depends on.
+func dependencyOrder(p *types.Project) ([]string, error) {
+	var order []string
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(string, []string) error
+	visit = func(name string, path []string) error {
+		switch state[name] {
+		case 1:
+			return fmt.Errorf("services depend on each other in a cycle: %v", append(path, name))
+		case 2:
+			return nil
+		}
+		state[name] = 1
+		s := p.Services[name]
+		for _, dep := range sortedKeys(s.DependsOn) {
+			if _, ok := p.Services[dep]; !ok {
+				if s.DependsOn[dep].Required {
+					return fmt.Errorf("service %s depends on %s, which is not in the project (disabled profile?)", name, dep)
+				}
+				continue
+			}
+			if err := visit(dep, append(path, name)); err != nil {
+				return err
+			}
+		}
+		state[name] = 2
+		order = append(order, name)
+		return nil
+	}
+	for _, name := range sortedKeys(p.Services) {
+		if err := visit(name, nil); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,204 @@
+package stack
+
+// Setting names. Code refers to settings only through these constants.
+const (
+	NodeID         = "NODE_ID"
+	ILPAddress     = "ILP_ADDRESS"
+	NodePrivateKey = "NODE_PRIVATE_KEY"
+	LogLevel       = "LOG_LEVEL"
+
+	SettlementPreference = "SETTLEMENT_PREFERENCE"
+	BaseRPCURL           = "BASE_RPC_URL"
+	EVMAddress           = "EVM_ADDRESS"
+	XRPLWSSURL           = "XRPL_WSS_URL"
+	XRPAddress           = "XRP_ADDRESS"
+
+	KeyBackend         = "KEY_BACKEND"
+	EVMPrivateKey      = "EVM_PRIVATE_KEY"
+	XRPSecret          = "XRP_SECRET"
+	AWSRegion          = "AWS_REGION"
+	AWSKMSKeyID        = "AWS_KMS_KEY_ID"
+	AWSAccessKeyID     = "AWS_ACCESS_KEY_ID"
+	AWSSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
+	GCPProjectID       = "GCP_PROJECT_ID"
+	GCPKMSKeyName      = "GCP_KMS_KEY_NAME"
+	GCPCredentialsJSON = "GCP_CREDENTIALS_JSON"
+	AzureKeyVaultURL   = "AZURE_KEY_VAULT_URL"
+	AzureKeyName       = "AZURE_KEY_NAME"
+	AzureTenantID      = "AZURE_TENANT_ID"
+	AzureClientID      = "AZURE_CLIENT_ID"
+	AzureClientSecret  = "AZURE_CLIENT_SECRET"
+
+	BTPPort         = "BTP_PORT"
+	HealthCheckPort = "HEALTH_CHECK_PORT"
+	PeersFile       = "PEERS_FILE"
+
+	Ledger               = "LEDGER"
+	TigerBeetleClusterID = "TIGERBEETLE_CLUSTER_ID"
+	TigerBeetleAddress   = "TIGERBEETLE_ADDRESS"
+	TigerBeetleCacheGrid = "TIGERBEETLE_CACHE_GRID"
+	DefaultCreditLimit   = "DEFAULT_CREDIT_LIMIT"
+
+	PeerDiscoveryEnabled   = "PEER_DISCOVERY_ENABLED"
+	PeerDiscoveryEndpoints = "PEER_DISCOVERY_ENDPOINTS"
+	PeerAnnounceAddress    = "PEER_ANNOUNCE_ADDRESS"
+	PeerDiscoveryInterval  = "PEER_DISCOVERY_INTERVAL"
+	DiscoveryPort          = "DISCOVERY_PORT"
+
+	PrometheusEnabled        = "PROMETHEUS_ENABLED"
+	PrometheusPort           = "PROMETHEUS_PORT"
+	GrafanaPort              = "GRAFANA_PORT"
+	GrafanaPassword          = "GRAFANA_PASSWORD"
+	OTELExporterOTLPEndpoint = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	JaegerUIPort             = "JAEGER_UI_PORT"
+
+	ConnectorImage   = "CONNECTOR_IMAGE"
+	TigerBeetleImage = "TIGERBEETLE_IMAGE"
+	PrometheusImage  = "PROMETHEUS_IMAGE"
+	GrafanaImage     = "GRAFANA_IMAGE"
+	JaegerImage      = "JAEGER_IMAGE"
+)
+
+// TigerBeetleRelease is the server release the stack pins: the same as the Go client's (a newer client is
+// refused by an older cluster).
+const TigerBeetleRelease = "0.17.9"
+
+// Services in the stack.
+const (
+	ServiceFormat      = "tigerbeetle-format"
+	ServiceTigerBeetle = "tigerbeetle"
+	ServiceConnector   = "connector"
+	ServicePrometheus  = "prometheus"
+	ServiceGrafana     = "grafana"
+	ServiceJaeger      = "jaeger"
+	ServiceDiscovery   = "discovery"
+)
+
+func when(key string, values ...string) func(Values) bool {
+	return func(v Values) bool {
+		for _, want := range values {
+			if v[key] == want {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func settles(chain string) func(Values) bool {
+	return func(v Values) bool { return v.Settlement(chain) }
+}
+
+func both(a, b func(Values) bool) func(Values) bool {
+	return func(v Values) bool { return a(v) && b(v) }
+}
+
+func always(Values) bool { return true }
+
+var connectorOnly = []string{ServiceConnector}
+
+// Schema returns every setting in .env order.
+func Schema() []Setting {
+	return []Setting{
+		{Name: NodeID, Group: GroupNode, Doc: "This node's name on the network: 3-64 of a-z, 0-9 and '-', starting with a letter.",
+			Example: "m2m-7fk2qa", RequiredWhen: always, Validate: validNodeID, Services: connectorOnly},
+		{Name: ILPAddress, Group: GroupNode, Doc: "This node's Interledger address (RFC 0015); empty means g.m2m.<NODE_ID>.",
+			Example: "g.m2m.m2m-7fk2qa", Validate: validILPAddress, Services: connectorOnly},
+		{Name: NodePrivateKey, Group: GroupNode, Doc: "The node's ed25519 identity key (base64 of the 32-byte seed); made by m2mctl init.",
+			Example: "<made by m2mctl init>", Secret: true, Generated: true, RequiredWhen: when(PeerDiscoveryEnabled, "true"),
+			Validate: validEd25519Seed, Services: []string{ServiceConnector}},
+		{Name: LogLevel, Group: GroupNode, Doc: "Connector log level.", Default: "info", Choices: []string{"debug", "info", "warn", "error"},
+			Services: connectorOnly},
+
+		{Name: SettlementPreference, Group: GroupSettlement, Doc: "Which chains this node settles on.", Default: "evm",
+			Choices: []string{"evm", "xrp", "both"}, Services: connectorOnly},
+		{Name: BaseRPCURL, Group: GroupSettlement, Doc: "EVM JSON-RPC endpoint (Base), http:// or https://.", Default: "https://mainnet.base.org",
+			Example: "https://mainnet.base.org", RequiredWhen: settles("evm"), Validate: validURL("http", "https"), Services: connectorOnly},
+		{Name: EVMAddress, Group: GroupSettlement, Doc: "Your EVM settlement address (0x + 40 hex; EIP-55 checksum checked when mixed-case).",
+			Example: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", RequiredWhen: settles("evm"), Validate: ValidateEVMAddress, Services: connectorOnly},
+		{Name: XRPLWSSURL, Group: GroupSettlement, Doc: "XRP Ledger WebSocket endpoint, ws:// or wss://.", Default: "wss://xrplcluster.com",
+			Example: "wss://xrplcluster.com", RequiredWhen: settles("xrp"), Validate: validURL("ws", "wss"), Services: connectorOnly},
+		{Name: XRPAddress, Group: GroupSettlement, Doc: "Your XRP classic address (r…, base58 with checksum).",
+			Example: "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh", RequiredWhen: settles("xrp"), Validate: ValidateXRPAddress, Services: connectorOnly},
+
+		{Name: KeyBackend, Group: GroupKeys, Doc: "Where signing keys live: env (development only), aws-kms, gcp-kms or azure-kv.", Default: "env",
+			Choices: []string{"env", "aws-kms", "gcp-kms", "azure-kv"}, Services: connectorOnly},
+		{Name: EVMPrivateKey, Group: GroupKeys, Doc: "EVM signing key (0x + 64 hex) when KEY_BACKEND=env.", Example: "0x<64 hex>", Secret: true,
+			Validate: validHexKey, Services: connectorOnly},
+		{Name: XRPSecret, Group: GroupKeys, Doc: "XRP family seed (s…) when KEY_BACKEND=env.", Example: "s<28 base58 characters>", Secret: true,
+			Validate: validXRPSeed, Services: connectorOnly},
+		{Name: AWSRegion, Group: GroupKeys, Doc: "AWS region of the KMS key.", Example: "eu-west-1", RequiredWhen: when(KeyBackend, "aws-kms"),
+			Validate: validAWSRegion, Services: connectorOnly},
+		{Name: AWSKMSKeyID, Group: GroupKeys, Doc: "AWS KMS key id, ARN or alias.", Example: "alias/m2m-node", RequiredWhen: when(KeyBackend, "aws-kms"),
+			Services: connectorOnly},
+		{Name: AWSAccessKeyID, Group: GroupKeys, Doc: "AWS access key id; empty uses the instance role.", Example: "AKIA…", Services: connectorOnly},
+		{Name: AWSSecretAccessKey, Group: GroupKeys, Doc: "AWS secret access key; empty uses the instance role.", Secret: true, Services: connectorOnly},
+		{Name: GCPProjectID, Group: GroupKeys, Doc: "Google Cloud project of the KMS key.", Example: "my-project", RequiredWhen: when(KeyBackend, "gcp-kms"),
+			Services: connectorOnly},
+		{Name: GCPKMSKeyName, Group: GroupKeys, Doc: "Full resource name of the Cloud KMS key version.",
+			Example: "projects/p/locations/global/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1", RequiredWhen: when(KeyBackend, "gcp-kms"),
+			Validate: validGCPKeyName, Services: connectorOnly},
+		{Name: GCPCredentialsJSON, Group: GroupKeys, Doc: "Service-account credentials JSON; empty uses the workload identity.", Secret: true,
+			Services: connectorOnly},
+		{Name: AzureKeyVaultURL, Group: GroupKeys, Doc: "Azure Key Vault URL.", Example: "https://my-vault.vault.azure.net",
+			RequiredWhen: when(KeyBackend, "azure-kv"), Validate: validURL("https"), Services: connectorOnly},
+		{Name: AzureKeyName, Group: GroupKeys, Doc: "Name of the key in the vault.", Example: "m2m-node", RequiredWhen: when(KeyBackend, "azure-kv"),
+			Services: connectorOnly},
+		{Name: AzureTenantID, Group: GroupKeys, Doc: "Azure AD tenant id.", Example: "00000000-0000-0000-0000-000000000000",
+			RequiredWhen: when(KeyBackend, "azure-kv"), Validate: validUUID, Services: connectorOnly},
+		{Name: AzureClientID, Group: GroupKeys, Doc: "Azure AD application (client) id.", Example: "00000000-0000-0000-0000-000000000000",
+			RequiredWhen: when(KeyBackend, "azure-kv"), Validate: validUUID, Services: connectorOnly},
+		{Name: AzureClientSecret, Group: GroupKeys, Doc: "Azure AD client secret; empty uses the managed identity.", Secret: true, Services: connectorOnly},
+
+		{Name: BTPPort, Group: GroupNetwork, Doc: "Public host port for BTP peering (WebSocket); 0 lets Docker pick a free one.", Default: "4000",
+			Validate: validPort},
+		{Name: HealthCheckPort, Group: GroupNetwork, Doc: "Host port (127.0.0.1) of the connector's /health and /metrics; 0 lets Docker pick.",
+			Default: "8080", Validate: validPort},
+		{Name: PeersFile, Group: GroupNetwork, Doc: "Path inside the connector of a YAML file of static peers; empty for none.",
+			Example: "/data/peers.yaml", Services: connectorOnly},
+
+		{Name: Ledger, Group: GroupLedger, Doc: "Where balances are kept: tigerbeetle, or memory (development only, lost on restart).",
+			Default: "tigerbeetle", Choices: []string{"tigerbeetle", "memory"}, Services: connectorOnly},
+		{Name: TigerBeetleClusterID, Group: GroupLedger, Doc: "TigerBeetle cluster id, a random 128-bit number made by m2mctl init; never change it after the first start.",
+			Example: "<made by m2mctl init>", Generated: true, RequiredWhen: always, Validate: validClusterID,
+			Services: []string{ServiceConnector, ServiceFormat}},
+		{Name: TigerBeetleAddress, Group: GroupLedger, Doc: "host:port of TigerBeetle as the connector sees it (resolved to an IP by the connector).",
+			Default: "tigerbeetle:3000", Validate: validHostPort, Services: connectorOnly},
+		{Name: TigerBeetleCacheGrid, Group: GroupLedger, Doc: "TigerBeetle's cache grid size (memory ≈ 3 GiB + this).", Default: "1GiB",
+			Example: "512MiB", Validate: validSize},
+		{Name: DefaultCreditLimit, Group: GroupLedger, Doc: "Credit limit for a discovered peer, in the asset's smallest unit.", Default: "1000000",
+			Validate: validUint, Services: connectorOnly},
+
+		{Name: PeerDiscoveryEnabled, Group: GroupDiscovery, Doc: "Announce this node and connect to peers found through discovery.",
+			Default: "false", Validate: validBool, Services: connectorOnly},
+		{Name: PeerDiscoveryEndpoints, Group: GroupDiscovery, Doc: "Comma-separated discovery registry URLs (http:// or https://).",
+			Example: "https://discovery.m2m.network", RequiredWhen: when(PeerDiscoveryEnabled, "true"), Validate: validURLList("http", "https"),
+			Services: connectorOnly},
+		{Name: PeerAnnounceAddress, Group: GroupDiscovery, Doc: "The BTP URL other nodes use to reach this one (ws:// or wss://).",
+			Example: "wss://node.example.com:4000", RequiredWhen: when(PeerDiscoveryEnabled, "true"), Validate: validURL("ws", "wss"),
+			Services: connectorOnly},
+		{Name: PeerDiscoveryInterval, Group: GroupDiscovery, Doc: "How often to announce and fetch peers (well inside the registry's 120 s TTL).",
+			Default: "60s", Validate: validInterval, Services: connectorOnly},
+		{Name: DiscoveryPort, Group: GroupDiscovery, Doc: "Host port of the bundled registry (profile discovery); 0 lets Docker pick.",
+			Default: "9000", Validate: validPort},
+
+		{Name: PrometheusEnabled, Group: GroupMonitoring, Doc: "Run Prometheus and Grafana with the node.", Default: "true", Validate: validBool},
+		{Name: PrometheusPort, Group: GroupMonitoring, Doc: "Host port (127.0.0.1) of Prometheus; 0 lets Docker pick.", Default: "9090", Validate: validPort},
+		{Name: GrafanaPort, Group: GroupMonitoring, Doc: "Host port (127.0.0.1) of Grafana; 0 lets Docker pick.", Default: "3000", Validate: validPort},
+		{Name: GrafanaPassword, Group: GroupMonitoring, Doc: "Grafana admin password; made by m2mctl init.", Example: "<made by m2mctl init>",
+			Secret: true, Generated: true, RequiredWhen: when(PrometheusEnabled, "true", "1", "yes", "on"), Validate: validPassword},
+		{Name: OTELExporterOTLPEndpoint, Group: GroupMonitoring, Doc: "OTLP/HTTP endpoint for traces; with profile tracing use http://jaeger:4318.",
+			Example: "http://jaeger:4318", Validate: validURL("http", "https"), Services: connectorOnly},
+		{Name: JaegerUIPort, Group: GroupMonitoring, Doc: "Host port (127.0.0.1) of the Jaeger UI (profile tracing); 0 lets Docker pick.",
+			Default: "16686", Validate: validPort},
+
+		{Name: ConnectorImage, Group: GroupImages, Doc: "Connector image (built locally by m2mctl when absent).", Default: "m2m/connector:0.1.0",
+			Validate: validImage},
+		{Name: TigerBeetleImage, Group: GroupImages, Doc: "TigerBeetle image; keep the release equal to the connector's client (" + TigerBeetleRelease + ").",
+			Default: "ghcr.io/tigerbeetle/tigerbeetle:" + TigerBeetleRelease, Validate: validImage},
+		{Name: PrometheusImage, Group: GroupImages, Doc: "Prometheus image.", Default: "prom/prometheus:v2.53.2", Validate: validImage},
+		{Name: GrafanaImage, Group: GroupImages, Doc: "Grafana image.", Default: "grafana/grafana:11.2.0", Validate: validImage},
+		{Name: JaegerImage, Group: GroupImages, Doc: "Jaeger all-in-one image (profile tracing).", Default: "jaegertracing/all-in-one:1.60",
+			Validate: validImage},
+	}
+}
