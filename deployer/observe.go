@@ -30,6 +30,8 @@ type Container struct {
 	Restarts   int
 	Ports      network.PortMap
 	Labels     map[string]string
+	Restart    string // restart policy name
+	Tty        bool
 	// Done is set for a one-shot whose done-if-exists path is present in its mounts.
 	Done bool
 }
@@ -109,6 +111,12 @@ func (d *Deployer) inspect(ctx context.Context, id string) (Container, error) {
 	}
 	if r.NetworkSettings != nil {
 		c.Ports = r.NetworkSettings.Ports
+	}
+	if r.HostConfig != nil {
+		c.Restart = string(r.HostConfig.RestartPolicy.Name)
+	}
+	if r.Config != nil {
+		c.Tty = r.Config.Tty
 	}
 	return c, nil
 }

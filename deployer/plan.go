@@ -160,6 +160,9 @@ func planFrom(project *types.Project, obs *Observed, imageIDs map[string]string)
 		if _, ok := project.Services[svc]; ok {
 			continue
 		}
+		if _, ok := project.DisabledServices[svc]; ok {
+			continue // off by profile this time, as Compose sees it: not an orphan
+		}
 		for _, c := range obs.Containers[svc] {
 			plan.Orphans = append(plan.Orphans, ServiceStep{Service: svc, Action: ActionRemoveOrphan,
 				Reason: "service is not in the project", Container: c.ID, Hash: c.ConfigHash, Existing: c})

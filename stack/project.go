@@ -78,11 +78,11 @@ const ExampleFile = ".env.example"
 // Defaults returns every setting at its default: the values the checked-in YAML is built from.
 func Defaults() Values { return exampleValues() }
 
-// GeneratedFiles returns the files `make generate` writes at the repository root, by name.
+// GeneratedFiles returns the files `make generate` writes, by path relative to the repository root.
 func GeneratedFiles() (map[string][]byte, error) {
 	y, err := YAML(Build(Defaults()))
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{ComposeFile: y, ExampleFile: RenderExample()}, nil
+	return map[string][]byte{ComposeFile: y, ExampleFile: RenderExample(), SettingsDocFile: RenderSettingsDoc()}, nil
 }

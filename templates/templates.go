@@ -13,7 +13,9 @@ import (
 	"path/filepath"
 )
 
-//go:embed prometheus grafana
+// The promtool test cases in prometheus/tests are left out: they are for this repository's checks, not for a node.
+//
+//go:embed prometheus/prometheus.yml prometheus/rules grafana
 var files embed.FS
 
 // FS holds the templates, rooted as in the repository (prometheus/…, grafana/…).

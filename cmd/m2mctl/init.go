@@ -1,15 +1,303 @@
 package main
 
-// Placeholder until its issue builds it.
-
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
 
+	"github.com/charmbracelet/huh"
 	"github.com/spf13/cobra"
+
+	"github.com/m2mnet/m2m/connector/identity"
+	"github.com/m2mnet/m2m/stack"
 )
 
+// initOptions is what `m2mctl init` was asked to do.
+type initOptions struct {
+	io         *ioStreams
+	output     string
+	force      bool
+	yes        bool
+	accessible bool
+	answers    map[string]string // question flag → value, for the flags given on the command line
+	now        func() time.Time
+}
+
 func newCmdInit(io *ioStreams) *cobra.Command {
-	return &cobra.Command{Use: "init", Short: "not built yet", RunE: func(*cobra.Command, []string) error {
-		return errors.New("init: not built yet")
-	}}
+	opts := &initOptions{io: io, now: time.Now}
+	flagValues := map[string]*string{}
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Answer a few questions and get a correct .env",
+		Long: `init writes the .env that 'm2mctl up' deploys: it asks for this node's name, how it settles
+(EVM, XRP or both) and to which addresses, where its signing keys live, and which ports it uses. Every
+answer is checked as you type it. The TigerBeetle cluster id, the Grafana admin password and the node's
+ed25519 identity key are generated, written to the .env (mode 0600) and never shown.
+
+On a terminal init shows a form. Without one (or with --accessible) it asks line by line, which also
+suits screen readers and answers piped in. Each question has a flag; with --yes nothing is asked,
+flags and defaults make the .env, and a missing answer stops init with exit code 2 naming its flag.
+
+Secrets (private keys, cloud credentials) are given as files (--evm-private-key-file …), never typed
+on the command line, where they would end up in the shell history.`,
+		Example: `  # Answer the questions
+  m2mctl init
+
+  # Scripted: XRP settlement, keys in AWS KMS (the instance role gives access)
+  m2mctl init --yes --settlement xrp --xrp-address rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh \
+    --key-backend aws-kms --aws-region eu-west-1 --aws-kms-key-id alias/m2m-node
+
+  # Scripted development node: EVM settlement, key in .env, read from a file
+  m2mctl init --yes --evm-address 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed \
+    --evm-private-key-file ./evm-dev.key --monitoring off
+
+  # Join peer discovery
+  m2mctl init --discovery on --discovery-endpoints https://discovery.m2m.network \
+    --announce-address wss://node.example.com:4000
+
+  # Start again: the old .env is kept as .env.bak-<timestamp>
+  m2mctl init --force`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.answers = map[string]string{}
+			for flag, v := range flagValues {
+				if cmd.Flags().Changed(flag) {
+					opts.answers[flag] = *v
+				}
+			}
+			return initRun(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.output, "output", "o", ".env", "where to write the settings")
+	f.BoolVar(&opts.force, "force", false, "replace an existing file, keeping a copy as <file>.bak-<timestamp>")
+	f.BoolVarP(&opts.yes, "yes", "y", false, "ask nothing: take the flags, and defaults for the rest")
+	f.BoolVar(&opts.accessible, "accessible", false, "ask line by line even on a terminal (screen readers)")
+	for _, q := range questions() {
+		flagValues[q.flag] = f.String(q.flag, "", flagUsage(q))
+	}
+	return cmd
+}
+
+// flagUsage is the setting's doc, as the wizard shows it.
+func flagUsage(q question) string {
+	s := q.setting()
+	usage := s.Doc
+	switch {
+	case q.kind == kindSecretFile:
+		usage = "file that holds " + s.Name + ": " + s.Doc
+	case q.kind == kindYesNo:
+		usage += " (on or off)"
+	case len(s.Choices) > 0:
+		usage += " (" + strings.Join(s.Choices, ", ") + ")"
+	}
+	switch {
+	case q.name == stack.NodeID:
+		usage += " (default m2m- and 6 random letters and digits)"
+	case q.kind == kindYesNo && s.Default != "":
+		usage += map[string]string{"true": " (default on)", "false": " (default off)"}[normalBool(s.Default)]
+	case s.Default != "":
+		usage += " (default " + s.Default + ")"
+	}
+	return usage
+}
+
+func initRun(ctx context.Context, opts *initOptions) error {
+	if err := checkWritable(opts.output, opts.force); err != nil {
+		if errors.Is(err, errEnvExists) || errors.Is(err, errNoDir) {
+			return usageError{err}
+		}
+		return err
+	}
+	qs := questions()
+	a, preset, err := startingAnswers(qs, opts.answers)
+	if err != nil {
+		return err
+	}
+	if opts.yes {
+		if err := checkScripted(qs, a); err != nil {
+			return err
+		}
+	} else if err := runWizard(ctx, opts, qs, a, preset); err != nil {
+		return err
+	}
+	for _, q := range qs {
+		if preset[q.name] && !q.applies(a) {
+			fmt.Fprintf(opts.io.ErrOut, "note: --%s is not used with these answers (it is not written)\n", q.flag)
+		}
+	}
+	if a.get(stack.KeyBackend) == "env" && (preset[stack.KeyBackend] || opts.yes) {
+		// The wizard shows the warning when it asks for the backend; a flag or --yes skips that.
+		fmt.Fprintf(opts.io.ErrOut, "WARNING: %s\n", envBackendWarning)
+	}
+
+	gen, err := generate()
+	if err != nil {
+		return err
+	}
+	values, err := finalValues(qs, a, gen)
+	if err != nil {
+		return usageError{err}
+	}
+	parsed, err := stack.Parse(values)
+	if err != nil {
+		return usageError{fmt.Errorf("%w\nnothing was written", withFlags(qs, err))}
+	}
+	backup, err := writeEnvFile(opts.output, stack.RenderEnv(values), opts.force, opts.now())
+	if err != nil {
+		return err
+	}
+	printNextSteps(opts, parsed, gen, backup)
+	return nil
+}
+
+// startingAnswers fills every question with its flag's value, or else its default (a fresh node id for
+// NODE_ID). Flag values are checked here, all at once, so a script learns every mistake in one run.
+func startingAnswers(qs []question, flags map[string]string) (answers, map[string]bool, error) {
+	a := answers{}
+	preset := map[string]bool{}
+	for _, q := range qs {
+		if v, ok := flags[q.flag]; ok {
+			if q.kind == kindYesNo {
+				v = normalBool(v)
+			}
+			a.set(q.name, strings.TrimSpace(v))
+			preset[q.name] = true
+			continue
+		}
+		a.set(q.name, q.setting().Default)
+	}
+	if !preset[stack.NodeID] {
+		id, err := newNodeID()
+		if err != nil {
+			return nil, nil, err
+		}
+		a.set(stack.NodeID, id)
+	}
+	var bad []string
+	for _, q := range qs {
+		if !preset[q.name] || !q.applies(a) {
+			continue
+		}
+		if err := q.check(a, a.get(q.name)); err != nil {
+			if q.kind == kindSecretFile { // the error names the file; the secret is never shown
+				bad = append(bad, fmt.Sprintf("--%s: %v", q.flag, err))
+				continue
+			}
+			bad = append(bad, fmt.Sprintf("--%s %q: %v", q.flag, a.get(q.name), err))
+		}
+	}
+	if len(bad) > 0 {
+		return nil, nil, usageErrorf("bad flag values; nothing was written:\n  %s", strings.Join(bad, "\n  "))
+	}
+	return a, preset, nil
+}
+
+// checkScripted names every flag still needed when nothing may be asked.
+func checkScripted(qs []question, a answers) error {
+	var missing []string
+	for _, q := range qs {
+		if q.applies(a) && a.get(q.name) == "" && q.required(a) {
+			missing = append(missing, fmt.Sprintf("--%s (%s: %s)", q.flag, q.name, q.setting().Doc))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return usageErrorf("with --yes nothing is asked, and these flags are missing; nothing was written:\n  %s",
+		strings.Join(missing, "\n  "))
+}
+
+func runWizard(ctx context.Context, opts *initOptions, qs []question, a answers, preset map[string]bool) error {
+	w := &wizard{qs: qs, a: a, preset: preset, output: opts.output, out: opts.io.ErrOut, theme: huh.ThemeCharm()}
+	if opts.io.noColor {
+		w.theme = huh.ThemeBase()
+	}
+	if opts.accessible || !opts.io.IsInteractive() || os.Getenv("TERM") == "dumb" {
+		w.accessible = true
+		w.in = newLineReader(opts.io.In)
+		// A blocked read of stdin cannot be interrupted; let Ctrl-C end the command all the same.
+		out := &detachableWriter{w: opts.io.ErrOut}
+		w.out = out
+		done := make(chan error, 1)
+		go func() { done <- w.run(ctx) }()
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			out.detach()
+			return errAborted
+		}
+	}
+	w.in = opts.io.In
+	return w.run(ctx)
+}
+
+// finalValues are what goes into the .env: the answers that apply (secrets read from their files) and the
+// generated values. What the operator was asked is written even when it is the default, so a later release
+// with other defaults cannot move a node's ports or settlement; settings never asked stay commented out.
+func finalValues(qs []question, a answers, gen generated) (map[string]string, error) {
+	values := map[string]string{}
+	for _, q := range qs {
+		v := a.get(q.name)
+		if !q.applies(a) || v == "" {
+			continue
+		}
+		if q.kind == kindSecretFile {
+			secret, err := readSecretFile(q.setting(), v)
+			if err != nil {
+				return nil, err
+			}
+			v = secret
+		}
+		values[q.name] = v
+	}
+	for k, v := range gen.values {
+		values[k] = v
+	}
+	return values, nil
+}
+
+// withFlags adds, to each problem of the final check, the flag that answers it.
+func withFlags(qs []question, err error) error {
+	var ps *stack.Problems
+	if !errors.As(err, &ps) {
+		return err
+	}
+	flags := map[string]string{}
+	for _, q := range qs {
+		flags[q.name] = q.flag
+	}
+	for i, p := range ps.List {
+		if f, ok := flags[p.Key]; ok {
+			ps.List[i].Msg += " (flag --" + f + ")"
+		}
+	}
+	return ps
+}
+
+func printNextSteps(opts *initOptions, v stack.Values, gen generated, backup string) {
+	out := opts.io.Out
+	if !opts.yes && opts.io.IsInteractive() {
+		fmt.Fprintln(out) // below the form's last line
+	}
+	if backup != "" {
+		fmt.Fprintf(out, "Kept the previous settings as %s.\n", backup)
+	}
+	fmt.Fprintf(out, "Wrote %s (mode 0600). Keep it private: it holds this node's keys and passwords.\n", opts.output)
+	fmt.Fprintf(out, "Node %s, public key %s\n\nNext steps:\n", v.String(stack.NodeID), identity.EncodePublicKey(gen.publicKey))
+	up := "m2mctl up"
+	if opts.output != ".env" {
+		up += " --env-file " + opts.output
+	}
+	fmt.Fprintf(out, "  %s\n      deploy the stack\n", up)
+	fmt.Fprintf(out, "  m2mctl status\n      check that every service is healthy; the connector's own check is\n")
+	fmt.Fprintf(out, "      curl http://127.0.0.1:%s/health/ready\n", v.String(stack.HealthCheckPort))
+	if v.Bool(stack.PrometheusEnabled) {
+		fmt.Fprintf(out, "  http://127.0.0.1:%s\n      Grafana: user admin, password %s in %s\n",
+			v.String(stack.GrafanaPort), stack.GrafanaPassword, opts.output)
+	}
 }

@@ -36,6 +36,8 @@ type question struct {
 	need func(a answers) bool
 	// drives marks a question whose answer decides which later questions apply: a form page ends after it.
 	drives bool
+	// newPage starts a form page at the question.
+	newPage bool
 }
 
 func settlesOn(chain string) func(answers) bool {
@@ -71,7 +73,7 @@ func questions() []question {
 		{name: stack.BaseRPCURL, flag: "base-rpc-url", when: settlesOn("evm")},
 		{name: stack.XRPAddress, flag: "xrp-address", when: settlesOn("xrp")},
 		{name: stack.XRPLWSSURL, flag: "xrpl-wss-url", when: settlesOn("xrp")},
-		{name: stack.KeyBackend, flag: "key-backend", kind: kindChoice, drives: true},
+		{name: stack.KeyBackend, flag: "key-backend", kind: kindChoice, drives: true, newPage: true},
 		{name: stack.EVMPrivateKey, flag: "evm-private-key-file", kind: kindSecretFile,
 			when: allOf(backendIs("env"), settlesOn("evm")), need: allOf(backendIs("env"), settlesOn("evm"))},
 		{name: stack.XRPSecret, flag: "xrp-secret-file", kind: kindSecretFile,
@@ -89,7 +91,7 @@ func questions() []question {
 		{name: stack.AzureTenantID, flag: "azure-tenant-id", when: backendIs("azure-kv")},
 		{name: stack.AzureClientID, flag: "azure-client-id", when: backendIs("azure-kv")},
 		{name: stack.AzureClientSecret, flag: "azure-client-secret-file", kind: kindSecretFile, when: backendIs("azure-kv")},
-		{name: stack.PrometheusEnabled, flag: "monitoring", kind: kindYesNo},
+		{name: stack.PrometheusEnabled, flag: "monitoring", kind: kindYesNo, newPage: true},
 		{name: stack.BTPPort, flag: "btp-port", kind: kindPort},
 		{name: stack.HealthCheckPort, flag: "health-port", kind: kindPort},
 		{name: stack.LogLevel, flag: "log-level", kind: kindChoice},
@@ -136,13 +138,12 @@ func (q question) check(a answers, v string) error {
 	if q.kind == kindYesNo {
 		v = normalBool(v)
 	}
-	if err := s.Check(v); err != nil {
-		return err
-	}
 	if q.kind == kindPort {
-		return checkHostPort(a, q.name, v)
+		if err := checkHostPort(a, q.name, v); err != nil {
+			return err
+		}
 	}
-	return nil
+	return s.Check(v)
 }
 
 // checkHostPort is stricter than the schema, which lets 0 mean "Docker picks": the wizard wants fixed ports
@@ -152,8 +153,9 @@ func checkHostPort(a answers, name, v string) error {
 	if err != nil || n < 1 || n > 65535 {
 		return errors.New("must be a port number 1-65535")
 	}
+	taken := a.values()
 	for _, other := range hostPorts {
-		if other != name && a.get(other) == v {
+		if other != name && taken[other] == v {
 			return fmt.Errorf("is already the port of %s; give each its own", other)
 		}
 	}

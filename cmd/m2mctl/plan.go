@@ -1,15 +1,188 @@
 package main
 
-// Placeholder until its issue builds it.
-
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+
+	"github.com/m2mnet/m2m/deployer"
+	"github.com/m2mnet/m2m/stack"
 )
 
+// deployFlags are the flags that plan, up, status, logs and down share.
+type deployFlags struct {
+	envFile         string
+	project         string
+	connectorBinary string
+	profiles        []string
+}
+
+// register adds -p and --env-file; deploys (plan, up) also get --connector-binary and --profile.
+func (f *deployFlags) register(cmd *cobra.Command, deploys bool) {
+	fl := cmd.Flags()
+	fl.StringVarP(&f.project, "project-name", "p", stack.ProjectName, "Compose project name: containers, network and volumes are labelled with it")
+	fl.StringVar(&f.envFile, "env-file", ".env", "settings file the stack is described by")
+	if !deploys {
+		return
+	}
+	fl.StringVar(&f.connectorBinary, "connector-binary", "", "static m2m-connector binary to build the connector image from when it is absent (FROM scratch, no pull)")
+	fl.StringArrayVar(&f.profiles, "profile", nil, "enable an optional service profile: tracing, discovery (repeatable)")
+}
+
+// loadProject reads and checks the .env, then builds the project exactly as `docker compose` would load it.
+func (f *deployFlags) loadProject(ctx context.Context) (*types.Project, error) {
+	values, err := stack.Load(f.envFile)
+	if err != nil {
+		var probs *stack.Problems
+		if errors.As(err, &probs) {
+			return nil, usageError{err}
+		}
+		return nil, err
+	}
+	for _, p := range f.profiles {
+		if p != stack.ProfileTracing && p != stack.ProfileDiscovery {
+			return nil, usageErrorf("--profile %q: the stack's profiles are %s and %s", p, stack.ProfileTracing, stack.ProfileDiscovery)
+		}
+	}
+	dir, err := filepath.Abs(filepath.Dir(f.envFile))
+	if err != nil {
+		return nil, err
+	}
+	return stack.Project(ctx, values, stack.LoadOptions{
+		ProjectName: f.project, WorkingDir: dir, Profiles: f.profiles, Environment: values,
+	})
+}
+
+// deployOptions turns the flags into the deployer's options: the connector image is built from
+// --connector-binary, or from an m2m-connector next to m2mctl, when it is absent.
+func (f *deployFlags) deployOptions(p *types.Project, pull string) deployer.Options {
+	opts := deployer.Options{Pull: pull, BuildFromBinary: map[string]string{}}
+	bin := f.connectorBinary
+	if bin == "" {
+		if exe, err := os.Executable(); err == nil {
+			if cand := filepath.Join(filepath.Dir(exe), "m2m-connector"); fileExists(cand) {
+				bin = cand
+			}
+		}
+	}
+	if bin != "" {
+		for _, name := range []string{stack.ServiceConnector, "discovery"} {
+			if s, ok := p.Services[name]; ok {
+				opts.BuildFromBinary[s.Image] = bin
+			}
+		}
+	}
+	return opts
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// connect opens the engine with a bounded wait; its error is one line with the fix.
+func connect(ctx context.Context) (*client.Client, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return deployer.Connect(cctx)
+}
+
+type planOptions struct {
+	io     *ioStreams
+	flags  deployFlags
+	pull   string
+	output string
+}
+
 func newCmdPlan(io *ioStreams) *cobra.Command {
-	return &cobra.Command{Use: "plan", Short: "not built yet", RunE: func(*cobra.Command, []string) error {
-		return errors.New("plan: not built yet")
-	}}
+	opts := &planOptions{io: io}
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what 'm2mctl up' would create, recreate, start or keep, and why",
+		Long: `plan compares the stack described by the .env with what runs on the Docker engine and prints,
+for every network, volume, image and service, what 'm2mctl up' would do and why. Nothing is changed.`,
+		Example: `  m2mctl plan
+  m2mctl plan -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return planRun(cmd.Context(), opts) },
+	}
+	opts.flags.register(cmd, true)
+	cmd.Flags().StringVar(&opts.pull, "pull", deployer.PullMissing, "image pull policy: missing, always or never")
+	cmd.Flags().StringVarP(&opts.output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func planRun(ctx context.Context, opts *planOptions) error {
+	if err := checkOutput(opts.output); err != nil {
+		return err
+	}
+	if err := checkPull(opts.pull); err != nil {
+		return err
+	}
+	project, err := opts.flags.loadProject(ctx)
+	if err != nil {
+		return err
+	}
+	cli, err := connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	plan, err := deployer.New(cli).Plan(ctx, project, opts.flags.deployOptions(project, opts.pull))
+	if err != nil {
+		return err
+	}
+	return printPlan(opts.io.Out, plan, opts.output)
+}
+
+func checkOutput(o string) error {
+	if o != "text" && o != "json" {
+		return usageErrorf("--output %q: use text or json", o)
+	}
+	return nil
+}
+
+func checkPull(p string) error {
+	switch p {
+	case deployer.PullMissing, deployer.PullAlways, deployer.PullNever:
+		return nil
+	}
+	return usageErrorf("--pull %q: use missing, always or never", p)
+}
+
+func printPlan(w io.Writer, plan *deployer.Plan, output string) error {
+	if output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(plan)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "KIND\tNAME\tACTION\tREASON\n")
+	for _, r := range plan.Resources {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Kind, r.Name, r.Action, r.Reason)
+	}
+	for _, s := range plan.Services {
+		fmt.Fprintf(tw, "service\t%s\t%s\t%s\n", s.Service, s.Action, s.Reason)
+	}
+	for _, o := range plan.Orphans {
+		fmt.Fprintf(tw, "orphan\t%s\t%s\t%s (removed with --remove-orphans)\n", o.Existing.Name, o.Action, o.Reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if !plan.Changes() {
+		fmt.Fprintln(w, "\nNothing to do: the stack is up to date.")
+	}
+	return nil
 }

@@ -1,15 +1,261 @@
 package main
 
-// Placeholder until its issue builds it.
-
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/m2mnet/m2m/deployer"
 )
 
+type upOptions struct {
+	io            *ioStreams
+	flags         deployFlags
+	pull          string
+	output        string
+	waitTimeout   time.Duration
+	dryRun        bool
+	removeOrphans bool
+}
+
 func newCmdUp(io *ioStreams) *cobra.Command {
-	return &cobra.Command{Use: "up", Short: "not built yet", RunE: func(*cobra.Command, []string) error {
-		return errors.New("up: not built yet")
-	}}
+	opts := &upOptions{io: io}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Deploy the stack and wait until every service is healthy",
+		Long: `up deploys the stack described by the .env through the Docker Engine API: it creates the network and
+volumes, pulls missing images (or builds the connector image from --connector-binary), formats the TigerBeetle
+data file once, starts each service when its dependencies are ready and waits until all are healthy.
+
+Run it again at any time: what is unchanged is left alone, a changed setting recreates only the services it
+touches. Containers carry Compose's labels, so 'docker compose -p m2m ps' sees them too.`,
+		Example: `  m2mctl up
+  m2mctl up --dry-run
+  m2mctl up --connector-binary ./m2m-connector --pull never`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return upRun(cmd.Context(), opts) },
+	}
+	opts.flags.register(cmd, true)
+	f := cmd.Flags()
+	f.StringVar(&opts.pull, "pull", deployer.PullMissing, "image pull policy: missing, always or never")
+	f.StringVarP(&opts.output, "output", "o", "text", "progress format: text or json (one event per line on stdout)")
+	f.DurationVar(&opts.waitTimeout, "wait-timeout", 5*time.Minute, "how long to wait for every service to be healthy")
+	f.BoolVar(&opts.dryRun, "dry-run", false, "print the plan and change nothing")
+	f.BoolVar(&opts.removeOrphans, "remove-orphans", false, "remove containers of services no longer in the stack")
+	return cmd
+}
+
+func upRun(ctx context.Context, opts *upOptions) error {
+	if err := checkOutput(opts.output); err != nil {
+		return err
+	}
+	if err := checkPull(opts.pull); err != nil {
+		return err
+	}
+	if opts.waitTimeout <= 0 {
+		return usageErrorf("--wait-timeout %s: give a positive duration such as 5m", opts.waitTimeout)
+	}
+	if _, err := os.Stat(opts.flags.envFile); errors.Is(err, os.ErrNotExist) {
+		if !opts.io.IsInteractive() || opts.dryRun {
+			return usageErrorf("no settings file at %s: run `m2mctl init` to write one (or pass --env-file)", opts.flags.envFile)
+		}
+		fmt.Fprintf(opts.io.ErrOut, "No %s yet: let's write one first.\n", opts.flags.envFile)
+		initCmd := newCmdInit(opts.io)
+		initCmd.SetArgs([]string{"--output", opts.flags.envFile})
+		initCmd.SetIn(opts.io.In)
+		initCmd.SetOut(opts.io.Out)
+		initCmd.SetErr(opts.io.ErrOut)
+		if err := initCmd.ExecuteContext(ctx); err != nil {
+			return err
+		}
+	}
+	project, err := opts.flags.loadProject(ctx)
+	if err != nil {
+		return err
+	}
+	cli, err := connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	d := deployer.New(cli)
+	dopts := opts.flags.deployOptions(project, opts.pull)
+	dopts.RemoveOrphans = opts.removeOrphans
+	if opts.dryRun {
+		plan, err := d.Plan(ctx, project, dopts)
+		if err != nil {
+			return err
+		}
+		return printPlan(opts.io.Out, plan, opts.output)
+	}
+
+	prog := newProgress(opts.io, opts.output)
+	start := time.Now()
+	_, err = d.Up(ctx, project, deployer.UpOptions{Options: dopts, WaitTimeout: opts.waitTimeout, Reporter: prog})
+	prog.stop()
+	switch {
+	case errors.Is(err, deployer.ErrInterrupted):
+		fmt.Fprintf(opts.io.ErrOut, "Interrupted. What was already started keeps running; nothing is half-made.\n"+
+			"Run `m2mctl up` again to finish, `m2mctl status -p %s` to see where it stands, or `m2mctl down -p %s` to stop it.\n",
+			project.Name, project.Name)
+		return exitError{code: 130}
+	case err != nil:
+		return err
+	}
+	if opts.output == "text" {
+		fmt.Fprintf(opts.io.ErrOut, "Stack %s is up (%s). See it with `m2mctl status`.\n", project.Name, time.Since(start).Round(100*time.Millisecond))
+	}
+	return nil
+}
+
+// progress renders deployer events: one live line per service on a terminal, plain lines otherwise,
+// JSON lines on stdout with -o json.
+type progress struct {
+	mu    sync.Mutex
+	out   io.Writer
+	mode  string // live, plain, json
+	color bool
+	lines []*progressLine
+	byKey map[string]*progressLine
+	drawn int
+	done  chan struct{}
+	wg    sync.WaitGroup
+}
+
+type progressLine struct {
+	kind, name, status, detail string
+	cur, total                 int64
+	start, end                 time.Time
+	final, failed              bool
+}
+
+func newProgress(io *ioStreams, output string) *progress {
+	p := &progress{out: io.ErrOut, mode: "plain", byKey: map[string]*progressLine{}, done: make(chan struct{})}
+	switch {
+	case output == "json":
+		p.mode, p.out = "json", io.Out
+	case io.ProgressIsLive():
+		p.mode, p.color = "live", !io.noColor
+		p.wg.Add(1)
+		go p.tick()
+	}
+	return p
+}
+
+// Report implements deployer.Reporter.
+func (p *progress) Report(e deployer.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode == "json" {
+		json.NewEncoder(p.out).Encode(e)
+		return
+	}
+	key := e.Kind + "/" + e.Name
+	l := p.byKey[key]
+	if l == nil {
+		l = &progressLine{kind: e.Kind, name: e.Name, start: e.Time}
+		p.byKey[key] = l
+		p.lines = append(p.lines, l)
+	}
+	changed := l.status != e.Status
+	l.status, l.detail, l.cur, l.total, l.final, l.failed = e.Status, e.Detail, e.Current, e.Total, e.Final, e.Failed
+	if e.Final {
+		l.end = e.Time
+	}
+	switch {
+	case p.mode == "live":
+		p.draw()
+	case changed || e.Final:
+		fmt.Fprintln(p.out, p.render(l, e.Time))
+	}
+}
+
+func (p *progress) render(l *progressLine, now time.Time) string {
+	mark := "…"
+	switch {
+	case l.failed:
+		mark = "✘"
+	case l.status == deployer.StatusStopped:
+		mark = "-"
+	case l.final:
+		mark = "✔"
+	}
+	if p.color {
+		switch mark {
+		case "✘":
+			mark = "\x1b[31m" + mark + "\x1b[0m"
+		case "✔":
+			mark = "\x1b[32m" + mark + "\x1b[0m"
+		}
+	}
+	end := now
+	if !l.end.IsZero() {
+		end = l.end
+	}
+	s := fmt.Sprintf("%s %-7s %-28s %-11s %5.1fs", mark, l.kind, l.name, l.status, end.Sub(l.start).Seconds())
+	if l.total > 0 {
+		s += fmt.Sprintf("  %s / %s", byteSize(l.cur), byteSize(l.total))
+	}
+	if l.detail != "" {
+		s += "  " + l.detail
+	}
+	return s
+}
+
+// draw redraws every line in place; the caller holds p.mu.
+func (p *progress) draw() {
+	if p.drawn > 0 {
+		fmt.Fprintf(p.out, "\x1b[%dA", p.drawn)
+	}
+	now := time.Now()
+	for _, l := range p.lines {
+		fmt.Fprintf(p.out, "\r\x1b[2K%s\n", p.render(l, now))
+	}
+	p.drawn = len(p.lines)
+}
+
+func (p *progress) tick() {
+	defer p.wg.Done()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+			p.mu.Lock()
+			p.draw()
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *progress) stop() {
+	close(p.done)
+	p.wg.Wait()
+	if p.mode == "live" {
+		p.mu.Lock()
+		p.draw()
+		p.mu.Unlock()
+	}
+}
+
+func byteSize(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

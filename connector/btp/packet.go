@@ -200,13 +200,24 @@ func internName(b []byte) string {
 	return string(b)
 }
 
-func printableASCII(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c > 0x7e {
+func printableASCII[T ~string | ~[]byte](b T) bool {
+	for i := range len(b) {
+		if b[i] < 0x20 || b[i] > 0x7e {
 			return false
 		}
 	}
 	return true
+}
+
+// appendILP encodes a Message or Response whose only protocol data is the ILP packet: what every forwarded
+// packet costs, so it skips building a Packet.
+func appendILP(b []byte, t Type, id uint32, ilpPacket []byte) []byte {
+	n := 2 + 1 + 3 + 1 + ilp.LengthSize(len(ilpPacket)) + len(ilpPacket) // count, "ilp", content type, data
+	b = append(b, byte(t), byte(id>>24), byte(id>>16), byte(id>>8), byte(id))
+	b = ilp.AppendLength(b, n)
+	b = append(b, 1, 1, 3, 'i', 'l', 'p', byte(OctetStream))
+	b = ilp.AppendLength(b, len(ilpPacket))
+	return append(b, ilpPacket...)
 }
 
 // AppendBinary appends the encoding of p to b.
@@ -243,7 +254,7 @@ func (p *Packet) bodySize() (int, error) {
 	case TypeTransfer:
 		n += 8
 	case TypeError:
-		if len(p.Error.Code) != 3 || !printableASCII([]byte(p.Error.Code)) || !printableASCII([]byte(p.Error.Name)) || len(p.Error.Name) > 256 {
+		if len(p.Error.Code) != 3 || !printableASCII(p.Error.Code) || !printableASCII(p.Error.Name) || len(p.Error.Name) > 256 {
 			return 0, fmt.Errorf("encode BTP Error: code %q must be 3 printable ASCII characters and the name printable ASCII", p.Error.Code)
 		}
 		if y := p.Error.TriggeredAt.UTC().Year(); y < 0 || y > 9999 {
@@ -255,7 +266,7 @@ func (p *Packet) bodySize() (int, error) {
 	}
 	n += varUintSize(uint64(len(p.ProtocolData)))
 	for _, d := range p.ProtocolData {
-		if !printableASCII([]byte(d.Name)) {
+		if !printableASCII(d.Name) {
 			return 0, fmt.Errorf("encode BTP: protocol name %q is not printable ASCII", d.Name)
 		}
 		n += varSize(len(d.Name)) + 1 + varSize(len(d.Data))

@@ -107,3 +107,14 @@ func BenchmarkCodecBTPEncodeMessage(b *testing.B) {
 		buf, _ = p.AppendBinary(buf[:0])
 	}
 }
+
+func TestAppendILPMatchesGeneralEncoder(t *testing.T) {
+	for _, size := range []int{0, 100, 127, 128, 300, 40000} {
+		data := bytes.Repeat([]byte{0xab}, size)
+		p := Packet{Type: TypeResponse, RequestID: 0xdeadbeef, ProtocolData: []ProtocolData{{Name: "ilp", Data: data}}}
+		want, _ := p.AppendBinary(nil)
+		if got := appendILP(nil, TypeResponse, 0xdeadbeef, data); !bytes.Equal(got, want) {
+			t.Fatalf("size %d: fast path %x\nwant %x", size, got[:20], want[:20])
+		}
+	}
+}

@@ -50,7 +50,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "connector is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	conn, err := websocket.Accept(coalescingWriter{w}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		return // Accept has answered the client already
 	}
@@ -135,7 +135,7 @@ func (s *Server) untrack(sess *Session) {
 	s.mu.Unlock()
 }
 
-// Shutdown refuses new connections and shuts every session down (see Session.Shutdown), bounded by ctx.
+// Shutdown refuses new connections, drains every session and then closes them, bounded by ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
@@ -147,10 +147,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return shutdownAll(ctx, all)
 }
 
+// shutdownAll drains every session before closing any: a packet one session is handling may be waiting on
+// another (its next hop), which must stay open until the answer comes.
 func shutdownAll(ctx context.Context, all []*Session) error {
+	err := DrainAll(ctx, all)
+	var wg sync.WaitGroup
+	for _, sess := range all {
+		wg.Go(func() { _ = sess.Shutdown(ctx) }) // already drained: this only closes
+	}
+	wg.Wait()
+	return err
+}
+
+// DrainAll drains sessions concurrently and waits for all of them (see Session.Drain).
+func DrainAll(ctx context.Context, all []*Session) error {
 	errs := make(chan error, len(all))
 	for _, sess := range all {
-		go func() { errs <- sess.Shutdown(ctx) }()
+		go func() { errs <- sess.Drain(ctx) }()
 	}
 	var err error
 	for range all {

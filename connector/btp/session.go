@@ -81,18 +81,18 @@ type reply struct {
 
 // Session is one authenticated BTP connection to a peer. Either end may send Prepares on it.
 type Session struct {
-	peerID  string
-	conn    *websocket.Conn
-	cfg     SessionConfig
-	log     *slog.Logger
-	busy    []byte
-	ctx     context.Context
-	cancel  context.CancelFunc
-	nextID  atomic.Uint32
-	inSem   chan struct{}
-	outSem  chan struct{}
-	inWG    sync.WaitGroup
-	done    chan struct{}
+	peerID string
+	conn   *websocket.Conn
+	cfg    SessionConfig
+	log    *slog.Logger
+	busy   []byte
+	ctx    context.Context
+	cancel context.CancelFunc
+	nextID atomic.Uint32
+	inSem  chan struct{}
+	outSem chan struct{}
+	inWG   sync.WaitGroup
+	done   chan struct{}
 
 	mu      sync.Mutex
 	pending map[uint32]chan reply
@@ -106,6 +106,9 @@ func newSession(conn *websocket.Conn, peerID string, cfg SessionConfig, firstID 
 	cfg.Limits = cfg.Limits.withDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Handler == nil {
+		cfg.Handler = refuseAll{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Session{
@@ -152,12 +155,13 @@ func (s *Session) SendPrepare(ctx context.Context, prepare []byte) ([]byte, erro
 		return nil, ErrBusy
 	}
 	defer func() { <-s.outSem }()
-	ch := make(chan reply, 1)
+	ch := replyPool.Get().(chan reply)
 	id, err := s.register(ch)
 	if err != nil {
+		replyPool.Put(ch)
 		return nil, err
 	}
-	defer s.unregister(id)
+	defer s.unregister(id, ch)
 	if err := s.writeILP(TypeMessage, id, prepare); err != nil {
 		return nil, err
 	}
@@ -187,27 +191,30 @@ func (s *Session) register(ch chan reply) (uint32, error) {
 	}
 }
 
-func (s *Session) unregister(id uint32) {
+// unregister frees id and recycles ch. onReply sends under s.mu, so once id is gone no reply can reach ch;
+// one that came before is drained, and the next request starts with an empty channel.
+func (s *Session) unregister(id uint32, ch chan reply) {
 	s.mu.Lock()
 	delete(s.pending, id)
 	s.mu.Unlock()
+	select {
+	case <-ch:
+	default:
+	}
+	replyPool.Put(ch)
 }
+
+var replyPool = sync.Pool{New: func() any { return make(chan reply, 1) }}
 
 func (s *Session) writeILP(t Type, id uint32, ilpPacket []byte) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	entries := [1]ProtocolData{{Name: "ilp", ContentType: OctetStream, Data: ilpPacket}}
-	p := Packet{Type: t, RequestID: id, ProtocolData: entries[:]}
-	b, err := p.AppendBinary((*bp)[:0])
-	if err != nil {
-		return err
-	}
-	*bp = b
-	return s.write(b)
+	*bp = appendILP((*bp)[:0], t, id, ilpPacket)
+	return s.write(*bp)
 }
 
 func (s *Session) write(b []byte) error {
-	if err := s.conn.Write(s.ctx, websocket.MessageBinary, b); err != nil {
+	if err := s.conn.Write(context.Background(), websocket.MessageBinary, b); err != nil { // as in readLoop
 		s.fail(fmt.Errorf("write to peer %s: %w", s.peerID, err))
 		return fmt.Errorf("%w: %w", ErrClosed, err)
 	}
@@ -217,7 +224,7 @@ func (s *Session) write(b []byte) error {
 func (s *Session) readLoop() {
 	var p Packet
 	for {
-		typ, data, err := s.conn.Read(s.ctx)
+		typ, data, err := s.conn.Read(context.Background()) // no ctx: it would cost a timer per message; fail closes the conn instead
 		if err != nil {
 			s.fail(fmt.Errorf("read from peer %s: %w", s.peerID, err))
 			return
@@ -272,13 +279,6 @@ func (s *Session) onMessage(p *Packet) {
 }
 
 func (s *Session) onReply(p *Packet) {
-	s.mu.Lock()
-	ch, ok := s.pending[p.RequestID]
-	s.mu.Unlock()
-	if !ok {
-		s.log.Debug("ignoring a BTP reply to no request in flight", "request_id", p.RequestID)
-		return
-	}
 	var r reply
 	if p.Type == TypeError {
 		r.err = fmt.Errorf("btp: peer %s answered with Error %s %s", s.peerID, p.Error.Code, p.Error.Name)
@@ -286,6 +286,13 @@ func (s *Session) onReply(p *Packet) {
 		r.ilp = d.Data
 	} else {
 		r.err = fmt.Errorf("btp: peer %s answered without an ilp entry", s.peerID)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.pending[p.RequestID]
+	if !ok {
+		s.log.Debug("ignoring a BTP reply to no request in flight", "request_id", p.RequestID)
+		return
 	}
 	select {
 	case ch <- r:
@@ -333,21 +340,36 @@ func (s *Session) Close() error {
 	return nil
 }
 
-// Shutdown stops taking new Prepares from the peer (they get T03), waits until the ones being handled are
-// answered or ctx is done, then closes the connection.
-func (s *Session) Shutdown(ctx context.Context) error {
+// Drain stops taking new Prepares from the peer (they get T03) and waits until the ones being handled are
+// answered or ctx is done. The session stays open, so Prepares this side sent on it can still be answered.
+func (s *Session) Drain(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
 	idle := make(chan struct{})
 	go func() { s.inWG.Wait(); close(idle) }()
-	var err error
 	select {
 	case <-idle:
+		return nil
 	case <-ctx.Done():
-		err = fmt.Errorf("shut down BTP session with peer %s: %w", s.peerID, ctx.Err())
+		return fmt.Errorf("drain BTP session with peer %s: %w", s.peerID, ctx.Err())
 	}
-	_ = s.conn.Close(websocket.StatusGoingAway, "shutting down")
+}
+
+// Shutdown drains the session, then closes the connection.
+func (s *Session) Shutdown(ctx context.Context) error {
+	err := s.Drain(ctx)
+	if err == nil {
+		_ = s.conn.Close(websocket.StatusGoingAway, "shutting down") // waits briefly for the peer's close frame
+	}
 	s.fail(ErrClosed)
 	return err
+}
+
+// refuseAll is the handler of a session that only sends, such as a client that pays but never receives.
+type refuseAll struct{}
+
+func (refuseAll) HandlePrepare(context.Context, string, []byte) []byte {
+	b, _ := (&ilp.Reject{Code: ilp.F02Unreachable, Message: "this peer does not receive packets"}).MarshalBinary()
+	return b
 }

@@ -83,15 +83,16 @@ func (p PeerInfo) Validate() error {
 	return nil
 }
 
-// ValidNodeID checks a node id: 1 to 64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit.
-// These characters need no escaping in a URL path, so DELETE /api/v1/peers/<nodeId> is unambiguous.
+// ValidNodeID checks a node id: 1 to 64 characters from A-Z a-z 0-9 _ ~ -, starting with a letter or digit.
+// It is the routing table's peer id charset (the id becomes an ILP address segment), and none of these
+// characters needs escaping in a URL path, so DELETE /api/v1/peers/<nodeId> is unambiguous.
 func ValidNodeID(id string) error {
-	const rule = "must be 1 to 64 characters from A-Z a-z 0-9 . _ - and start with a letter or digit, e.g. alice-eu-1"
+	const rule = "must be 1 to 64 characters from A-Z a-z 0-9 _ ~ - and start with a letter or digit, e.g. alice-eu-1"
 	if id == "" || len(id) > maxNodeIDLen || !isAlnum(id[0]) {
 		return fieldErr("nodeId", id, rule)
 	}
 	for i := 0; i < len(id); i++ {
-		if c := id[i]; !isAlnum(c) && c != '.' && c != '_' && c != '-' {
+		if c := id[i]; !isAlnum(c) && c != '_' && c != '~' && c != '-' {
 			return fieldErr("nodeId", id, rule)
 		}
 	}

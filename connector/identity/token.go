@@ -102,6 +102,10 @@ func VerifyToken(token, audience string, now time.Time, keyFor func(nodeID strin
 	return c.Issuer, nil
 }
 
+// IsSignedToken reports whether token has the form NewToken makes, as opposed to a shared secret from the
+// peers file; a node that accepts both uses it to pick the check.
+func IsSignedToken(token string) bool { return strings.HasPrefix(token, tokenVersion+".") }
+
 // KeyLookup gives the public key bound to a node id.
 type KeyLookup func(nodeID string) (ed25519.PublicKey, bool)
 

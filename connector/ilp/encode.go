@@ -2,6 +2,7 @@ package ilp
 
 import (
 	"fmt"
+	"time"
 	"unicode/utf8"
 )
 
@@ -70,3 +71,22 @@ func (f *Fulfill) MarshalBinary() ([]byte, error) { return f.AppendBinary(nil) }
 
 // MarshalBinary encodes j.
 func (j *Reject) MarshalBinary() ([]byte, error) { return j.AppendBinary(nil) }
+
+// AppendWithExpiry appends a copy of the encoded Prepare raw with its expiry replaced by t. A connector must
+// forward condition, destination and data untouched, so it patches the 17 timestamp bytes instead of
+// re-encoding. raw must have been accepted by DecodePrepare.
+func AppendWithExpiry(dst, raw []byte, t time.Time) ([]byte, error) {
+	_, used, err := ReadLength(raw[min(1, len(raw)):])
+	if err != nil || len(raw) < 1+used+8+timestampLen || raw[0] != byte(TypePrepare) {
+		return dst, fmt.Errorf("patch ILP Prepare expiry: not an encoded Prepare")
+	}
+	at := len(dst) + 1 + used + 8
+	dst = append(dst, raw...)
+	var buf [timestampLen]byte
+	ts, err := appendTimestamp(buf[:0], t)
+	if err != nil {
+		return dst[:len(dst)-len(raw)], fmt.Errorf("patch ILP Prepare expiry: %w", err)
+	}
+	copy(dst[at:], ts)
+	return dst, nil
+}

@@ -193,3 +193,27 @@ func TestValidAddress(t *testing.T) {
 		})
 	}
 }
+
+func TestAppendWithExpiryChangesOnlyTheExpiry(t *testing.T) {
+	raw := mustHex(t, prepareVector)
+	want := time.Date(2031, 5, 6, 7, 8, 9, 10e6, time.UTC)
+	out, err := AppendWithExpiry([]byte("xx"), raw, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out[:2]) != "xx" {
+		t.Fatal("dst prefix overwritten")
+	}
+	p, err := DecodePrepare(out[2:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, _ := DecodePrepare(raw)
+	if !p.ExpiresAt.Equal(want) || p.Amount != orig.Amount || p.Destination != orig.Destination ||
+		p.ExecutionCondition != orig.ExecutionCondition || !bytes.Equal(p.Data, orig.Data) {
+		t.Fatalf("patched packet %+v", p)
+	}
+	if _, err := AppendWithExpiry(nil, []byte{13, 1, 0}, want); err == nil {
+		t.Fatal("patched a Fulfill")
+	}
+}

@@ -21,6 +21,10 @@ var ErrUnknownTransfer = errors.New("ledger: unknown transfer")
 // ErrTransferFinished is returned by Post and Void when the pending transfer was already posted, voided or expired.
 var ErrTransferFinished = errors.New("ledger: transfer already finished")
 
+// ErrTransferFailed is returned by Prepare for an id whose first Prepare was refused (insufficient liquidity,
+// unknown account). As in TigerBeetle, a refused id is spent: retry with a new id.
+var ErrTransferFailed = errors.New("ledger: transfer id already refused once; retry with a new id")
+
 // ErrTransferConflict is returned by Prepare when the id was already used for a transfer with other fields
 // (accounts, amount or timeout): an id names one transfer, so this is a bug in the caller, not a retry.
 var ErrTransferConflict = errors.New("ledger: transfer id already used with different fields")

@@ -20,6 +20,7 @@ type Memory struct {
 	mu        sync.Mutex
 	accounts  map[string]*memAccount
 	transfers map[TransferID]*memTransfer
+	refused   map[TransferID]bool // ids whose Prepare was refused: spent, as in TigerBeetle
 }
 
 type memAccount struct {
@@ -62,7 +63,7 @@ func WithWarning(log *slog.Logger) MemoryOption {
 
 // NewMemory returns an empty in-memory ledger.
 func NewMemory(opts ...MemoryOption) *Memory {
-	m := &Memory{now: time.Now, accounts: map[string]*memAccount{}, transfers: map[TransferID]*memTransfer{}}
+	m := &Memory{now: time.Now, accounts: map[string]*memAccount{}, transfers: map[TransferID]*memTransfer{}, refused: map[TransferID]bool{}}
 	for _, o := range opts {
 		o(m)
 	}
@@ -105,16 +106,22 @@ func (m *Memory) Prepare(ctx context.Context, t Transfer) (err error) {
 		}
 		return nil
 	}
+	if m.refused[t.ID] {
+		return fmt.Errorf("prepare %x: %w", t.ID, ErrTransferFailed)
+	}
 	dr, cr := m.accounts[t.Debit], m.accounts[t.Credit]
 	if dr == nil {
+		m.refused[t.ID] = true
 		return fmt.Errorf("prepare %x: debit peer %q: %w", t.ID, t.Debit, ErrUnknownAccount)
 	}
 	if cr == nil {
+		m.refused[t.ID] = true
 		return fmt.Errorf("prepare %x: credit peer %q: %w", t.ID, t.Credit, ErrUnknownAccount)
 	}
 	m.expireLocked()
 	// TigerBeetle's debits_must_not_exceed_credits counts pending debits but only posted credits.
 	if dr.debitsPending+dr.debitsPosted+t.Amount > dr.creditsPosted+dr.limit {
+		m.refused[t.ID] = true
 		return fmt.Errorf("prepare %x: peer %q: %w", t.ID, t.Debit, ErrInsufficientLiquidity)
 	}
 	mt := &memTransfer{Transfer: t}

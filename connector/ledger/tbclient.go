@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -23,7 +24,7 @@ import (
 type tbConn struct {
 	clusterID tb.Uint128
 	host      string
-	port      string
+	port      uint16
 	log       *slog.Logger
 	lookup    func(ctx context.Context, host string) ([]netip.Addr, error)
 
@@ -53,18 +54,18 @@ func (c *tbConn) get(ctx context.Context) (tb.Client, uint64, error) {
 	}
 	client, err := tb.NewClient(c.clusterID, []string{addr})
 	if err != nil {
-		return nil, 0, fmt.Errorf("tigerbeetle client for %s (%s): %w", net.JoinHostPort(c.host, c.port), addr, err)
+		return nil, 0, fmt.Errorf("tigerbeetle client for %s (%s): %w", c.configured(), addr, err)
 	}
 	c.gen++
 	c.client, c.addr = client, addr
-	c.log.Info("tigerbeetle client built", "address", net.JoinHostPort(c.host, c.port), "ip", addr, "generation", c.gen)
+	c.log.Info("tigerbeetle client built", "address", c.configured(), "ip", addr, "generation", c.gen)
 	return client, c.gen, nil
 }
 
 // resolve turns the configured host into one IP:port, preferring IPv4.
 func (c *tbConn) resolve(ctx context.Context) (string, error) {
 	if ip, err := netip.ParseAddr(c.host); err == nil {
-		return netip.AddrPortFrom(ip, 0).Addr().String() + ":" + c.port, nil
+		return netip.AddrPortFrom(ip.Unmap(), c.port).String(), nil
 	}
 	ips, err := c.lookup(ctx, c.host)
 	if err != nil {
@@ -80,8 +81,10 @@ func (c *tbConn) resolve(ctx context.Context) (string, error) {
 			break
 		}
 	}
-	return netip.AddrPortFrom(best.Unmap(), 0).Addr().String() + ":" + c.port, nil
+	return netip.AddrPortFrom(best.Unmap(), c.port).String(), nil
 }
+
+func (c *tbConn) configured() string { return net.JoinHostPort(c.host, strconv.Itoa(int(c.port))) }
 
 // discard closes the client of generation gen, if it is still the current one, so the next call builds anew.
 func (c *tbConn) discard(gen uint64, why error) {
@@ -154,9 +157,9 @@ func call[T any](ctx context.Context, c *tbConn, timeout time.Duration, op strin
 		return r.v, nil
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			c.discard(gen, fmt.Errorf("%s got no answer within %s", op, timeout))
+			c.discard(gen, fmt.Errorf("%s got no answer in time", op))
 			return zero, fmt.Errorf("tigerbeetle %s at %s: %w (is TigerBeetle up, and is TIGERBEETLE_CLUSTER_ID its cluster?)",
-				op, net.JoinHostPort(c.host, c.port), errTimeout)
+				op, c.configured(), errTimeout)
 		}
 		return zero, fmt.Errorf("tigerbeetle %s: %w", op, ctx.Err())
 	}

@@ -17,6 +17,8 @@ import (
 	_ "github.com/testcontainers/testcontainers-go"
 	_ "github.com/testcontainers/testcontainers-go/wait"
 	_ "github.com/tigerbeetle/tigerbeetle-go"
+	_ "go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	_ "go.opentelemetry.io/otel/sdk/trace"
 	_ "golang.org/x/crypto/sha3"
 	_ "golang.org/x/term"
 )

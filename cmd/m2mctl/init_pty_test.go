@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/m2mnet/m2m/stack"
+)
+
+// terminal is the far side of a pseudo-terminal: what the program drew, and a keyboard.
+type terminal struct {
+	pty  *os.File
+	mu   sync.Mutex
+	all  bytes.Buffer // everything drawn
+	seen int          // how far waitFor has matched, in the text without escape sequences
+}
+
+// escapes are the terminal control sequences (CSI and OSC) between the visible characters.
+var escapes = regexp.MustCompile(`\x1b\[[0-9;?<=>]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][A-Z0-9]`)
+
+// text is what was drawn, without escape sequences.
+func (term *terminal) text() string {
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	return escapes.ReplaceAllString(term.all.String(), "")
+}
+
+func (term *terminal) read() {
+	buf := make([]byte, 4096)
+	for {
+		n, err := term.pty.Read(buf)
+		term.mu.Lock()
+		term.all.Write(buf[:n])
+		// Answer the background-colour and cursor-position queries a real terminal answers, so that the
+		// program does not sit out its timeout waiting for them.
+		if bytes.Contains(buf[:n], []byte("\x1b]11;?")) {
+			term.pty.Write([]byte("\x1b]11;rgb:0000/0000/0000\x1b\\"))
+		}
+		if bytes.Contains(buf[:n], []byte("\x1b[6n")) {
+			term.pty.Write([]byte("\x1b[1;1R"))
+		}
+		term.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// waitFor waits until the terminal shows want after what the last waitFor matched.
+func (term *terminal) waitFor(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		text := term.text()
+		if i := strings.Index(text[term.seen:], want); i >= 0 {
+			term.seen += i + len(want)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the terminal never showed %q; last output:\n%s", want, tail(term.text(), 2000))
+}
+
+func (term *terminal) keys(t *testing.T, s string) {
+	t.Helper()
+	if _, err := term.pty.Write([]byte(s)); err != nil {
+		t.Fatalf("type %q: %v", s, err)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+const (
+	keyEnter = "\r"
+	keyDown  = "\x1b[B"
+	keyCtrlU = "\x15"
+)
+
+func TestInitCompletesTheWizardOnARealTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the m2mctl binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "m2mctl")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "init")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 120})
+	if err != nil {
+		t.Fatalf("start on a pty: %v", err)
+	}
+	defer f.Close()
+	term := &terminal{pty: f}
+	go term.read()
+
+	// Page by page, waiting for each field's focus before typing: a new form only reads keys once drawn.
+	term.waitFor(t, "┃ NODE_ID")
+	term.keys(t, keyCtrlU+"pty-node"+keyEnter)
+	term.waitFor(t, "┃ SETTLEMENT_PREFERENCE")
+	term.keys(t, keyDown+keyEnter) // xrp
+	term.waitFor(t, "┃ XRP_ADDRESS")
+	term.keys(t, testXRPAddress+keyEnter)
+	term.waitFor(t, "┃ XRPL_WSS_URL")
+	term.keys(t, keyEnter)
+	term.waitFor(t, "┃ KEY_BACKEND")
+	term.keys(t, keyEnter) // env
+	term.waitFor(t, "development and tests only")
+	term.keys(t, "y")
+	term.waitFor(t, "┃ XRP_SECRET file")
+	term.keys(t, writeSecretFile(t, "xrp.seed", testXRPSeed)+keyEnter)
+	term.waitFor(t, "┃ PROMETHEUS_ENABLED")
+	term.keys(t, keyEnter)
+	term.waitFor(t, "┃ BTP_PORT")
+	term.keys(t, keyEnter)
+	term.waitFor(t, "┃ HEALTH_CHECK_PORT")
+	term.keys(t, keyCtrlU+"8181"+keyEnter)
+	term.waitFor(t, "┃ LOG_LEVEL")
+	term.keys(t, keyEnter)
+	term.waitFor(t, "┃ PEER_DISCOVERY_ENABLED")
+	term.keys(t, keyEnter)
+	term.waitFor(t, "HEALTH_CHECK_PORT ") // the summary, names intact
+	term.waitFor(t, "8181")
+	term.waitFor(t, "TIGERBEETLE_CLUSTER_ID ")
+	term.waitFor(t, "(generated, not shown)")
+	term.waitFor(t, "Write .env")
+	term.keys(t, keyEnter)
+	term.waitFor(t, "m2mctl status")
+
+	if err := cmd.Wait(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("m2mctl init exited %d", ee.ExitCode())
+		}
+		t.Fatal(err)
+	}
+	v := loadWritten(t, filepath.Join(dir, ".env"))
+	want := map[string]string{stack.NodeID: "pty-node", stack.SettlementPreference: "xrp", stack.XRPAddress: testXRPAddress,
+		stack.KeyBackend: "env", stack.XRPSecret: testXRPSeed, stack.HealthCheckPort: "8181", stack.PeerDiscoveryEnabled: "false"}
+	for k, w := range want {
+		if got := v.String(k); got != w {
+			t.Errorf("%s = %q, want %q", k, got, w)
+		}
+	}
+	screen := term.text()
+	if !strings.Contains(screen, "127.0.0.1:8181/health/ready") {
+		t.Errorf("the next steps do not show the health check on the chosen port:\n%q", tail(screen, 1500))
+	}
+	assertNoSecretPrinted(t, v, screen)
+}

@@ -1,0 +1,138 @@
+package discovery
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"net/http"
+	"sync"
+
+	"github.com/m2mnet/m2m/connector/identity"
+)
+
+// merge rebuilds the view from every registry's last successful answer: deduplicated by nodeId (newest
+// lastSeen wins), without this node, without entries that fail validation. A registry that is down keeps
+// contributing its last answer, so an outage does not make peers vanish. A node id is pinned to the first
+// key seen for it; an entry with another key is ignored, so one registry cannot re-key a peer.
+func (c *Client) merge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	view := map[string]PeerInfo{}
+	for _, e := range c.endpoints {
+		for _, p := range e.peers {
+			if p.NodeID == c.cfg.Self.NodeID {
+				continue
+			}
+			if err := p.Validate(); err != nil {
+				c.log.Debug("ignoring invalid registry entry", "registry", e.display, "err", err)
+				continue
+			}
+			key, err := identity.ParsePublicKey(p.PublicKey)
+			if err != nil {
+				c.log.Debug("ignoring registry entry without a usable public key", "registry", e.display, "nodeId", p.NodeID, "err", err)
+				continue
+			}
+			if pinned, ok := c.pinned[p.NodeID]; ok && !pinned.Equal(key) {
+				c.log.Warn("registry reports another public key for a known node; ignoring that entry",
+					"registry", e.display, "nodeId", p.NodeID)
+				continue
+			}
+			c.pinned[p.NodeID] = key
+			if old, ok := view[p.NodeID]; !ok || p.LastSeen > old.LastSeen {
+				view[p.NodeID] = p
+			}
+		}
+	}
+	for id := range view {
+		if _, ok := c.view[id]; !ok {
+			c.log.Info("discovered peer", "nodeId", id, "btpEndpoint", view[id].BTPEndpoint, "ilpAddress", view[id].ILPAddress)
+		}
+	}
+	c.view = view
+}
+
+// noteReachability logs an outage once when it starts and once when it ends, and a refusal once per
+// distinct message, so a registry that stays down does not fill the log every tick.
+func (c *Client) noteReachability(e *endpoint, err error) {
+	var rej *errRejected
+	switch {
+	case err == nil:
+		if e.down {
+			c.log.Info("discovery registry reachable again", "registry", e.display)
+		}
+		e.down, e.rejection = false, ""
+	case errors.As(err, &rej):
+		if e.down {
+			c.log.Info("discovery registry reachable again", "registry", e.display)
+			e.down = false
+		}
+		if rej.Error() != e.rejection {
+			level := c.log.Warn
+			if rej.status == http.StatusConflict || rej.status == http.StatusUnauthorized {
+				level = c.log.Error // someone else holds our node id, or our key is wrong: the operator must act
+			}
+			level("discovery registry refused this node's announcement", "registry", e.display, "nodeId", c.cfg.Self.NodeID, "err", rej)
+			e.rejection = rej.Error()
+		}
+	default:
+		if !e.down {
+			c.log.Warn("discovery registry unreachable; static peers keep working, retrying every interval",
+				"registry", e.display, "interval", c.cfg.Interval, "err", err)
+			e.down = true
+		} else {
+			c.log.Debug("discovery registry still unreachable", "registry", e.display, "err", err)
+		}
+	}
+}
+
+func (c *Client) publishMetrics() {
+	m := c.cfg.Metrics
+	if m == nil {
+		return
+	}
+	discovered, _ := c.Counts()
+	m.Peers.WithLabelValues("discovered").Set(float64(discovered))
+	up := 0.0
+	for _, e := range c.endpoints {
+		if !e.down && e.fetched {
+			up = 1
+		}
+	}
+	m.DependencyUp.WithLabelValues("discovery").Set(up)
+}
+
+// deregister sends a signed DELETE for this node to every registry, bounded by deregisterTimeout, on a
+// fresh context since the node's own has already ended.
+func (c *Client) deregister() {
+	ctx, cancel := context.WithTimeout(context.Background(), deregisterTimeout)
+	defer cancel()
+	path := deletePath(c.cfg.Self.NodeID)
+	var wg sync.WaitGroup
+	for _, e := range c.endpoints {
+		wg.Go(func() {
+			req, err := http.NewRequest(http.MethodDelete, e.base+path, nil)
+			if err != nil {
+				return
+			}
+			ts, sig := identity.SignRequest(c.cfg.Key, http.MethodDelete, path, c.cfg.Now())
+			req.Header.Set(HeaderTimestamp, ts)
+			req.Header.Set(HeaderSignature, sig)
+			var ans struct{}
+			if err := c.do(ctx, req, &ans); err != nil {
+				c.log.Warn("could not deregister from discovery registry; the entry expires after 2×TTL", "registry", e.display, "err", err)
+				return
+			}
+			c.log.Info("deregistered from discovery registry", "registry", e.display, "nodeId", c.cfg.Self.NodeID)
+		})
+	}
+	wg.Wait()
+}
+
+// peerFrom converts a registry entry for the Sink; the key was validated by merge.
+func peerFrom(p PeerInfo, keyFor func(string) (ed25519.PublicKey, bool)) (Peer, bool) {
+	key, ok := keyFor(p.NodeID)
+	if !ok {
+		return Peer{}, false
+	}
+	return Peer{NodeID: p.NodeID, BTPEndpoint: p.BTPEndpoint, ILPAddress: p.ILPAddress, PublicKey: key}, true
+}

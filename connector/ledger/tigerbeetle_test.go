@@ -1,0 +1,164 @@
+package ledger_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/m2mnet/m2m/connector/ledger"
+	"github.com/m2mnet/m2m/connector/metrics"
+)
+
+// TestTigerBeetleContract runs the contract against a real cluster: TB_ADDRESSES=ip:port (the first is used) and
+// TB_CLUSTER_ID (default 0, TigerBeetle's test cluster).
+func TestTigerBeetleContract(t *testing.T) {
+	addrs := os.Getenv("TB_ADDRESSES")
+	if addrs == "" {
+		t.Skip("TB_ADDRESSES not set: no TigerBeetle server on this machine; TigerBeetle contract tests skipped")
+	}
+	cluster := os.Getenv("TB_CLUSTER_ID")
+	if cluster == "" {
+		cluster = "0"
+	}
+	addr, _, _ := strings.Cut(addrs, ",")
+	if !strings.Contains(addr, ":") {
+		addr = "127.0.0.1:" + addr // TigerBeetle's own tools accept a bare port
+	}
+	l, err := ledger.NewTigerBeetle(context.Background(), ledger.Options{ClusterID: cluster, Address: addr, CallTimeout: 5 * time.Second})
+	must(t, err)
+	t.Cleanup(func() { l.Close() })
+	testContract(t, func(*testing.T) ledger.Ledger { return l })
+}
+
+// standinSilentServer accepts TCP connections and never answers: what a TigerBeetle that hangs, or a wrong
+// service on the port, looks like to the client. It reports each connection as it opens, and when it closes.
+type standinSilentServer struct {
+	ln     net.Listener
+	opened chan net.Conn
+	closed chan net.Conn
+}
+
+func newStandinSilentServer(t *testing.T) *standinSilentServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	s := &standinSilentServer{ln: ln, opened: make(chan net.Conn, 16), closed: make(chan net.Conn, 16)}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.opened <- c
+			go func() {
+				io.Copy(io.Discard, c) // returns when the client closes its end
+				s.closed <- c
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return s
+}
+
+func (s *standinSilentServer) port() string { return strconv.Itoa(s.ln.Addr().(*net.TCPAddr).Port) }
+
+func waitConn(t *testing.T, ch chan net.Conn, what string) net.Conn {
+	t.Helper()
+	select {
+	case c := <-ch:
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no connection %s within 10 s", what)
+		return nil
+	}
+}
+
+func TestTigerBeetleCallThatTimesOutClosesAndRebuildsTheClient(t *testing.T) {
+	srv := newStandinSilentServer(t)
+	m := metrics.New("test", "test", "go")
+	// "localhost" also checks that the host is resolved here: the client itself would refuse a name.
+	l, err := ledger.NewTigerBeetle(context.Background(), ledger.Options{ClusterID: "0", Address: "localhost:" + srv.port(),
+		CallTimeout: 300 * time.Millisecond, Metrics: m, Logger: slog.New(slog.DiscardHandler)})
+	must(t, err)
+	defer l.Close()
+	first := waitConn(t, srv.opened, "from the first client")
+
+	start := time.Now()
+	err = l.Ping(context.Background())
+	if err == nil {
+		t.Fatal("Ping against a server that never answers succeeded")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Ping took %s; the call timeout is 300 ms", took)
+	}
+	if !strings.Contains(err.Error(), "no answer in time") {
+		t.Errorf("Ping error %q does not say that the ledger did not answer in time", err)
+	}
+	if n := histogramCount(t, m, "ping", "timeout"); n != 1 {
+		t.Errorf("ping/timeout observations = %d, want 1", n)
+	}
+	// The timed-out client is closed: its connection goes away.
+	for c := waitConn(t, srv.closed, "closed by the discarded client"); c != first; c = waitConn(t, srv.closed, "closed by the discarded client") {
+	}
+	// The next call builds a new client, which opens a new connection.
+	go l.Ping(context.Background())
+	waitConn(t, srv.opened, "from the rebuilt client")
+}
+
+func TestTigerBeetleCloseEndsTheConnection(t *testing.T) {
+	srv := newStandinSilentServer(t)
+	l, err := ledger.NewTigerBeetle(context.Background(), ledger.Options{ClusterID: "0", Address: "127.0.0.1:" + srv.port(),
+		CallTimeout: time.Second})
+	must(t, err)
+	first := waitConn(t, srv.opened, "from the client")
+	must(t, l.Close())
+	if c := waitConn(t, srv.closed, "closed by Close"); c != first {
+		t.Fatal("a different connection closed")
+	}
+	if err := l.Ping(context.Background()); err == nil {
+		t.Fatal("Ping after Close succeeded")
+	}
+}
+
+func TestTigerBeetleUnresolvableHostFailsCallsNotStart(t *testing.T) {
+	l, err := ledger.NewTigerBeetle(context.Background(), ledger.Options{ClusterID: "1", Address: "no-such-host.invalid:3000",
+		CallTimeout: 2 * time.Second})
+	must(t, err)
+	defer l.Close()
+	err = l.Ping(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no-such-host.invalid") || !strings.Contains(err.Error(), "TIGERBEETLE_ADDRESS") {
+		t.Fatalf("Ping error = %v; want one naming the host and TIGERBEETLE_ADDRESS", err)
+	}
+}
+
+func TestNewTigerBeetleRefusesMalformedOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts ledger.Options
+		want string
+	}{
+		{"cluster id not a number", ledger.Options{ClusterID: "abc", Address: "127.0.0.1:3000"}, "TIGERBEETLE_CLUSTER_ID"},
+		{"cluster id beyond 128 bits", ledger.Options{ClusterID: "340282366920938463463374607431768211456", Address: "127.0.0.1:3000"}, "TIGERBEETLE_CLUSTER_ID"},
+		{"negative cluster id", ledger.Options{ClusterID: "-1", Address: "127.0.0.1:3000"}, "TIGERBEETLE_CLUSTER_ID"},
+		{"address without port", ledger.Options{ClusterID: "1", Address: "tigerbeetle"}, "TIGERBEETLE_ADDRESS"},
+		{"port out of range", ledger.Options{ClusterID: "1", Address: "tigerbeetle:70000"}, "TIGERBEETLE_ADDRESS"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := ledger.NewTigerBeetle(context.Background(), tc.opts)
+			if err == nil {
+				l.Close()
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not name %s", err, tc.want)
+			}
+		})
+	}
+}

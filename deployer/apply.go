@@ -1,0 +1,289 @@
+package deployer
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
+)
+
+// UpOptions steer Up.
+type UpOptions struct {
+	Options
+	// WaitTimeout bounds the wait for every service to be healthy, running or completed; 0 means 5 minutes.
+	WaitTimeout time.Duration
+	Reporter    Reporter
+}
+
+// ErrInterrupted is returned (wrapped) when the context ends while Up works: what was started keeps running.
+var ErrInterrupted = errors.New("interrupted")
+
+// Up brings project to its described state: networks and volumes, images, then every service in dependency
+// order, each started once its dependencies' conditions hold, and waits until all are healthy (or running,
+// or completed for one-shots). It returns the plan it carried out.
+func (d *Deployer) Up(ctx context.Context, project *types.Project, opts UpOptions) (*Plan, error) {
+	if opts.WaitTimeout <= 0 {
+		opts.WaitTimeout = 5 * time.Minute
+	}
+	r := opts.Reporter
+	if r == nil {
+		r = discard{}
+	}
+	trackCtx, stopTracking := context.WithCancel(ctx)
+	defer stopTracking()
+	t := d.track(trackCtx, project.Name)
+
+	plan, err := d.Plan(ctx, project, opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.ensureResources(ctx, project, plan, r); err != nil {
+		return plan, interrupted(ctx, err)
+	}
+	if err := d.ensureImages(ctx, plan, opts.Options, r); err != nil {
+		return plan, interrupted(ctx, err)
+	}
+	if needsReplan(plan) {
+		// A pull or build may have changed an image that an existing container was made from.
+		if plan, err = d.Plan(ctx, project, opts.Options); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.handleOrphans(ctx, plan, opts.RemoveOrphans, r); err != nil {
+		return plan, interrupted(ctx, err)
+	}
+
+	waitCtx, cancel := context.WithTimeout(ctx, opts.WaitTimeout)
+	defer cancel()
+	g, gctx := errgroup.WithContext(waitCtx)
+	for _, step := range plan.Services {
+		s := project.Services[step.Service]
+		g.Go(func() error {
+			err := d.runService(gctx, project, s, step, t, r)
+			switch {
+			case err == nil:
+			case gctx.Err() != nil && errors.Is(err, gctx.Err()):
+				// Stopped waiting because of an interrupt, the timeout or another service's failure.
+				report(r, Event{Kind: "service", Name: s.Name, Status: StatusStopped, Detail: "stopped waiting", Final: true})
+			default:
+				t.markFailed(s.Name, err)
+				report(r, Event{Kind: "service", Name: s.Name, Status: StatusFailed, Detail: firstLine(err.Error()), Final: true, Failed: true})
+			}
+			return err
+		})
+	}
+	err = g.Wait()
+	switch {
+	case err == nil:
+		return plan, nil
+	case ctx.Err() != nil:
+		return plan, interrupted(ctx, err)
+	case waitCtx.Err() != nil && errors.Is(err, context.DeadlineExceeded):
+		return plan, fmt.Errorf("services not ready after --wait-timeout %s: %s; see 'm2mctl status' and 'm2mctl logs'",
+			opts.WaitTimeout, d.pending(project, t))
+	}
+	return plan, err
+}
+
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+	}
+	return err
+}
+
+func needsReplan(p *Plan) bool {
+	for _, r := range p.Resources {
+		if r.Kind == "image" && (r.Action == "pull" || r.Action == "build") {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Deployer) pending(project *types.Project, t *tracker) string {
+	var out []string
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, name := range sortedKeys(project.Services) {
+		g := endGoal(project, project.Services[name])
+		if ok, _ := t.check(name, g); !ok {
+			out = append(out, fmt.Sprintf("%s not yet %s", name, goalWords[g]))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+var goalWords = map[goal]string{goalStarted: "started", goalHealthy: "healthy", goalCompleted: "completed", goalRunning: "running"}
+
+// endGoal is the state up waits for: completed for a one-shot that another service waits on, healthy when
+// there is a health check, running otherwise.
+func endGoal(p *types.Project, s types.ServiceConfig) goal {
+	for _, other := range p.Services {
+		if dep, ok := other.DependsOn[s.Name]; ok && dep.Condition == types.ServiceConditionCompletedSuccessfully {
+			return goalCompleted
+		}
+	}
+	if s.HealthCheck != nil && !s.HealthCheck.Disable && len(s.HealthCheck.Test) > 0 && s.HealthCheck.Test[0] != "NONE" {
+		return goalHealthy
+	}
+	return goalRunning
+}
+
+// runService waits for s's dependencies, carries out its step and waits for its end state.
+func (d *Deployer) runService(ctx context.Context, p *types.Project, s types.ServiceConfig, step ServiceStep, t *tracker, r Reporter) error {
+	ev := func(status, detail string, final bool) {
+		report(r, Event{Kind: "service", Name: s.Name, Status: status, Detail: detail, Final: final})
+	}
+	for _, dep := range sortedKeys(s.DependsOn) {
+		if _, ok := p.Services[dep]; !ok {
+			continue
+		}
+		cond := s.DependsOn[dep].Condition
+		if cond == "" {
+			cond = types.ServiceConditionStarted
+		}
+		ev(StatusWaiting, fmt.Sprintf("for %s (%s)", dep, cond), false)
+		if err := t.wait(ctx, dep, goal(cond)); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("service %s not started: its dependency %s failed", s.Name, dep)
+		}
+	}
+	// Changes to the engine finish even when ctx ends, so an interrupt never leaves a half-made container.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	var c Container
+	switch step.Action {
+	case ActionKeep:
+		c = step.Existing
+		t.register(s.Name, c)
+		if c.Done || (isOneShot(s) && c.State == "exited" && c.ExitCode == 0) {
+			t.markDone(s.Name)
+			ev(StatusSkipped, step.Reason, true)
+			return nil
+		}
+	case ActionRecreate:
+		if err := d.removeContainer(mctx, step.Existing, stopTimeout(s), r); err != nil {
+			return err
+		}
+		fallthrough
+	case ActionCreate:
+		var err error
+		if c, err = d.createContainer(mctx, p, s, step.Hash, r); err != nil {
+			return err
+		}
+		fallthrough
+	case ActionStart:
+		if c.ID == "" {
+			c = step.Existing
+		}
+		if done, err := d.alreadyDone(mctx, s, c); err != nil {
+			return err
+		} else if done != "" {
+			t.register(s.Name, c)
+			t.markDone(s.Name)
+			ev(StatusSkipped, "already done: "+done+" exists", true)
+			return nil
+		}
+		t.register(s.Name, c)
+		ev(StatusStarting, "", false)
+		if _, err := d.cli.ContainerStart(mctx, c.ID, client.ContainerStartOptions{}); err != nil {
+			return d.startError(p, s, err)
+		}
+		ev(StatusStarted, "", false)
+	}
+	g := endGoal(p, s)
+	if err := t.wait(ctx, s.Name, g); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return d.failure(context.WithoutCancel(ctx), s.Name, t.containerID(s.Name), err)
+	}
+	switch g {
+	case goalCompleted:
+		ev(StatusCompleted, "", true)
+	case goalHealthy:
+		ev(StatusHealthy, "", true)
+	default:
+		ev(StatusRunning, "", true)
+	}
+	return nil
+}
+
+// alreadyDone looks for s's done-if-exists path in c; it returns the path when it is there.
+func (d *Deployer) alreadyDone(ctx context.Context, s types.ServiceConfig, c Container) (string, error) {
+	p := doneIfExists(s)
+	if p == "" {
+		return "", nil
+	}
+	ok, err := d.pathExists(ctx, c.ID, p)
+	if err != nil || !ok {
+		return "", err
+	}
+	return p, nil
+}
+
+func stopTimeout(s types.ServiceConfig) *int {
+	if s.StopGracePeriod == nil {
+		return nil
+	}
+	secs := int(time.Duration(*s.StopGracePeriod).Seconds())
+	return &secs
+}
+
+func (d *Deployer) createContainer(ctx context.Context, p *types.Project, s types.ServiceConfig, hash string, r Reporter) (Container, error) {
+	report(r, Event{Kind: "service", Name: s.Name, Status: StatusCreating})
+	spec, err := specFor(p, s, hash)
+	if err != nil {
+		return Container{}, err
+	}
+	res, err := d.cli.ContainerCreate(ctx, spec.create)
+	if err != nil {
+		return Container{}, fmt.Errorf("create container for service %s: %w", s.Name, Explain(err))
+	}
+	for name, ep := range spec.laterNets {
+		if _, err := d.cli.NetworkConnect(ctx, name, client.NetworkConnectOptions{Container: res.ID, EndpointConfig: ep}); err != nil {
+			return Container{}, fmt.Errorf("connect service %s to network %s: %w", s.Name, name, Explain(err))
+		}
+	}
+	for _, f := range spec.inline {
+		if err := d.copyFile(ctx, res.ID, f); err != nil {
+			return Container{}, fmt.Errorf("service %s: write %s: %w", s.Name, f.target, Explain(err))
+		}
+	}
+	report(r, Event{Kind: "service", Name: s.Name, Status: StatusCreated})
+	return d.inspect(ctx, res.ID)
+}
+
+// copyFile writes an inline config or secret into a created container, as Compose does for content: configs.
+func (d *Deployer) copyFile(ctx context.Context, id string, f inlineFile) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: path.Base(f.target), Mode: f.mode, Size: int64(len(f.content)), ModTime: time.Now()})
+	tw.Write(f.content)
+	tw.Close()
+	_, err := d.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: path.Dir(f.target), Content: &buf})
+	return err
+}
+
+func (d *Deployer) removeContainer(ctx context.Context, c Container, timeout *int, r Reporter) error {
+	report(r, Event{Kind: "service", Name: c.Service, Status: StatusStopping, Detail: c.Name})
+	if _, err := d.cli.ContainerStop(ctx, c.ID, client.ContainerStopOptions{Timeout: timeout}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("stop container %s: %w", c.Name, Explain(err))
+	}
+	report(r, Event{Kind: "service", Name: c.Service, Status: StatusRemoving, Detail: c.Name})
+	if _, err := d.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("remove container %s: %w", c.Name, Explain(err))
+	}
+	return nil
+}

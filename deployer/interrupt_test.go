@@ -1,0 +1,86 @@
+package deployer_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/m2mnet/m2m/deployer"
+)
+
+// An interrupt during up leaves a stack that the next up finishes; a format killed half-way leaves only its
+// temp file, which the next up's format replaces, so TigerBeetle (whose stand-in refuses a partial file) starts.
+func TestInterruptedUpAndKilledFormatAreFinishedByTheNextUp(t *testing.T) {
+	s := newTestStack(t)
+	ctx := testCtx(t)
+	slow := strings.Replace(s.yaml, "    volumes: [tigerbeetle-data:/data]\n    restart: \"no\"",
+		"    volumes: [tigerbeetle-data:/data]\n    restart: \"no\"\n    environment: {STANDIN_FORMAT_SLEEP: 60s}", 1)
+	if slow == s.yaml {
+		t.Fatal("test YAML did not take the slow-format setting")
+	}
+	fast := s.yaml
+	s.yaml = slow
+
+	upCtx, interrupt := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := s.up(upCtx); done <- err }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !s.sawEvent("tigerbeetle-format", deployer.StatusStarted) {
+		if time.Now().After(deadline) {
+			t.Fatal("format never started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // the format is now half-way, sleeping
+	interrupt()
+	select {
+	case err := <-done:
+		if !errors.Is(err, deployer.ErrInterrupted) {
+			t.Fatalf("interrupted up returned %v, want ErrInterrupted", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("up did not return within 10s of the interrupt")
+	}
+	st := s.statuses(ctx)
+	if _, ok := st["tigerbeetle"]; ok {
+		t.Errorf("tigerbeetle was created although its dependency never completed: %+v", st["tigerbeetle"])
+	}
+	// The host goes down mid-format: the one-shot dies and leaves its partial temp file.
+	if _, err := s.cli.ContainerKill(ctx, s.containerID(ctx, "tigerbeetle-format"), client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+		t.Fatal(err)
+	}
+
+	s.yaml = fast
+	plan := s.mustUp(ctx)
+	if a := actions(plan)["tigerbeetle-format"]; a != deployer.ActionRecreate {
+		t.Errorf("format action %s, want recreate (its settings changed)", a)
+	}
+	if st := s.statuses(ctx)["tigerbeetle"]; st.Health != "healthy" {
+		t.Errorf("tigerbeetle after the redone format: %+v, want healthy on a complete data file", st)
+	}
+}
+
+func TestPullFailureIsOneLineWithTheFix(t *testing.T) {
+	s := newTestStack(t)
+	ctx := testCtx(t)
+	s.yaml = strings.Replace(s.yaml, "image: {{GRAFANA}}", "image: "+s.name+".invalid/nothing:1", 1)
+	p := s.project()
+	pctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	_, err := s.d.Up(pctx, p, deployer.UpOptions{Options: deployer.Options{Pull: deployer.PullMissing}})
+	if err == nil {
+		t.Fatal("up succeeded with an image that cannot be pulled")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "\n") || !strings.Contains(msg, "pull "+s.name+".invalid/nothing:1 failed") || !strings.Contains(msg, "--pull never") {
+		t.Errorf("pull failure %q: want one line naming the image and the fix", msg)
+	}
+	_, err = s.d.Up(ctx, p, deployer.UpOptions{Options: deployer.Options{Pull: deployer.PullNever}})
+	if err == nil || !strings.Contains(err.Error(), "is not on this host and --pull never") {
+		t.Errorf("with --pull never: %v, want the missing image named", err)
+	}
+}

@@ -1,0 +1,250 @@
+package deployer
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/client"
+)
+
+// tracker follows the project's containers through the events API. An event is a wake-up: the state is
+// then read by inspect, except die and oom, which are remembered from the event itself because a restart
+// policy may have started the container again before the inspect.
+type tracker struct {
+	d       *Deployer
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every change
+	svc     map[string]*svcState
+	byID    map[string]*svcState
+	err     error // the event stream failed
+}
+
+type svcState struct {
+	id       string
+	state    container.ContainerState
+	health   string
+	exitCode int
+	died     bool // a die event since registration
+	oom      bool
+	done     bool // satisfied without running (done-if-exists) or kept as completed
+	failed   error
+}
+
+// track subscribes to the project's container events from now on; it stops when ctx ends.
+func (d *Deployer) track(ctx context.Context, project string) *tracker {
+	t := &tracker{d: d, changed: make(chan struct{}), svc: map[string]*svcState{}, byID: map[string]*svcState{}}
+	now := time.Now()
+	res := d.cli.Events(ctx, client.EventsListOptions{
+		Since:   fmt.Sprintf("%d.%09d", now.Unix(), now.Nanosecond()),
+		Filters: projectFilter(project).Add("type", "container"),
+	})
+	go func() {
+		for {
+			select {
+			case m := <-res.Messages:
+				t.handle(ctx, m)
+			case err := <-res.Err:
+				if ctx.Err() == nil && err != nil {
+					t.mu.Lock()
+					t.err = fmt.Errorf("docker events stream ended: %w", Explain(err))
+					t.broadcast()
+					t.mu.Unlock()
+				}
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return t
+}
+
+func (t *tracker) broadcast() {
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
+func (t *tracker) handle(ctx context.Context, m events.Message) {
+	t.mu.Lock()
+	st := t.byID[m.Actor.ID]
+	t.mu.Unlock()
+	if st == nil {
+		return
+	}
+	action := string(m.Action)
+	switch {
+	case action == string(events.ActionDie):
+		code, _ := strconv.Atoi(m.Actor.Attributes["exitCode"])
+		t.update(st, func(s *svcState) { s.died, s.exitCode, s.state = true, code, container.StateExited })
+		return
+	case action == string(events.ActionOOM):
+		t.update(st, func(s *svcState) { s.oom = true })
+		return
+	case strings.HasPrefix(action, "health_status"), action == string(events.ActionStart), action == string(events.ActionRestart):
+	default:
+		return
+	}
+	c, err := t.d.inspect(ctx, m.Actor.ID)
+	if err != nil {
+		return
+	}
+	t.update(st, func(s *svcState) {
+		s.state, s.health = c.State, c.Health
+		if c.State == container.StateExited {
+			s.exitCode = c.ExitCode
+		}
+	})
+}
+
+func (t *tracker) update(st *svcState, fn func(*svcState)) {
+	t.mu.Lock()
+	fn(st)
+	t.broadcast()
+	t.mu.Unlock()
+}
+
+// register makes c the container followed for service, starting from its inspected state.
+func (t *tracker) register(service string, c Container) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := &svcState{id: c.ID, state: c.State, health: c.Health, exitCode: c.ExitCode}
+	t.svc[service] = st
+	t.byID[c.ID] = st
+	t.broadcast()
+}
+
+func (t *tracker) markDone(service string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.svc[service]
+	if st == nil {
+		st = &svcState{}
+		t.svc[service] = st
+	}
+	st.done = true
+	t.broadcast()
+}
+
+func (t *tracker) markFailed(service string, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.svc[service]
+	if st == nil {
+		st = &svcState{}
+		t.svc[service] = st
+	}
+	st.failed = err
+	t.broadcast()
+}
+
+// goal is a state a service must reach: a dependency condition, or the end state of `up`.
+type goal string
+
+const (
+	goalStarted   goal = types.ServiceConditionStarted
+	goalHealthy   goal = types.ServiceConditionHealthy
+	goalCompleted goal = types.ServiceConditionCompletedSuccessfully
+	goalRunning   goal = "running" // up's end state for a service with no health check
+)
+
+// check says whether service has reached g (true), cannot reach it any more (error), or may still (false, nil).
+func (t *tracker) check(service string, g goal) (bool, error) {
+	st := t.svc[service]
+	if st == nil {
+		return false, nil
+	}
+	if st.failed != nil {
+		return false, st.failed
+	}
+	if st.done {
+		return true, nil
+	}
+	switch g {
+	case goalStarted:
+		return st.state == container.StateRunning || st.died || st.state == container.StateExited, nil
+	case goalCompleted:
+		if st.state == container.StateExited || st.died {
+			if st.exitCode == 0 {
+				return true, nil
+			}
+			return false, exitFailure{code: st.exitCode, oom: st.oom}
+		}
+		return false, nil
+	}
+	if st.died || st.state == container.StateExited || st.state == container.StateDead {
+		return false, exitFailure{code: st.exitCode, oom: st.oom}
+	}
+	switch g {
+	case goalHealthy:
+		switch st.health {
+		case string(container.Healthy):
+			return true, nil
+		case string(container.Unhealthy):
+			return false, errUnhealthy
+		case "":
+			if st.state == container.StateRunning {
+				return false, errNoHealthcheck
+			}
+		}
+		return false, nil
+	default:
+		if st.health == string(container.Unhealthy) {
+			return false, errUnhealthy
+		}
+		return st.state == container.StateRunning, nil
+	}
+}
+
+var (
+	errUnhealthy     = fmt.Errorf("is unhealthy")
+	errNoHealthcheck = fmt.Errorf("has no health check, so service_healthy can never hold: add a healthcheck or use service_started")
+)
+
+type exitFailure struct {
+	code int
+	oom  bool
+}
+
+func (e exitFailure) Error() string {
+	if e.oom {
+		return fmt.Sprintf("was killed for lack of memory (OOM, exit %d): raise its memory limit", e.code)
+	}
+	return fmt.Sprintf("exited with code %d", e.code)
+}
+
+// wait blocks until service reaches g, fails, or ctx ends.
+func (t *tracker) wait(ctx context.Context, service string, g goal) error {
+	for {
+		t.mu.Lock()
+		ok, err := t.check(service, g)
+		if err == nil && t.err != nil {
+			err = t.err
+		}
+		ch := t.changed
+		t.mu.Unlock()
+		if ok || err != nil {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (t *tracker) containerID(service string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if st := t.svc[service]; st != nil {
+		return st.id
+	}
+	return ""
+}
