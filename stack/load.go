@@ -77,14 +77,22 @@ func Load(path string) (Values, error) {
 // FromEnviron validates settings taken from a process environment (KEY=VALUE strings, as os.Environ gives).
 // Keys that are not settings are ignored.
 func FromEnviron(environ []string) (Values, error) {
+	return FromEnvironFor(environ, nil)
+}
+
+// FromEnvironFor is FromEnviron for one process of the stack: only the settings that concern tells it about
+// are read, checked and required; the others keep their defaults. A container receives only its own settings,
+// so a rule about another service's (GRAFANA_PASSWORD required while monitoring is on) must not fail it.
+// A nil concern means every setting.
+func FromEnvironFor(environ []string, concerns func(Setting) bool) (Values, error) {
 	entries := map[string]entry{}
 	for _, kv := range environ {
 		k, v, ok := strings.Cut(kv, "=")
-		if _, known := Lookup(k); ok && known {
+		if s, known := Lookup(k); ok && known && (concerns == nil || concerns(s)) {
 			entries[k] = entry{value: v}
 		}
 	}
-	return validate("environment", entries, nil)
+	return validateSome("environment", entries, nil, concerns)
 }
 
 // Parse validates values given as a map (the wizard's answers); problems carry no line numbers.
@@ -97,6 +105,10 @@ func Parse(raw map[string]string) (Values, error) {
 }
 
 func validate(source string, entries map[string]entry, problems []Problem) (Values, error) {
+	return validateSome(source, entries, problems, nil)
+}
+
+func validateSome(source string, entries map[string]entry, problems []Problem, concerns func(Setting) bool) (Values, error) {
 	schema := Schema()
 	values := Values{}
 	for _, s := range schema {
@@ -106,6 +118,9 @@ func validate(source string, entries map[string]entry, problems []Problem) (Valu
 		}
 	}
 	for _, s := range schema {
+		if concerns != nil && !concerns(s) {
+			continue
+		}
 		e := entries[s.Name]
 		v := values[s.Name]
 		switch {

@@ -336,3 +336,17 @@ func checkStackShape(t *testing.T, p *types.Project) {
 		t.Errorf("tigerbeetle image %q is not pinned to %s", p.Services[ServiceTigerBeetle].Image, TigerBeetleRelease)
 	}
 }
+
+func TestFromEnvironForJudgesOnlyTheServicesSettings(t *testing.T) {
+	// The connector's container receives no GRAFANA_PASSWORD; monitoring being on must not fail it.
+	env := []string{"NODE_ID=m2m-abc123", "TIGERBEETLE_CLUSTER_ID=5", "SETTLEMENT_PREFERENCE=xrp", "XRP_ADDRESS=rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh",
+		"XRP_SECRET=sEdTM1uX8pu2do5XvTnutH6HsouMaM2", "GRAFANA_PORT=not-a-port"}
+	connector := func(s Setting) bool { return slices.Contains(s.Services, ServiceConnector) }
+	if _, err := FromEnvironFor(env, connector); err != nil {
+		t.Fatalf("connector settings judged with another service's rules: %v", err)
+	}
+	_, err := FromEnviron(env)
+	if err == nil || !strings.Contains(err.Error(), GrafanaPassword) || !strings.Contains(err.Error(), GrafanaPort) {
+		t.Fatalf("whole-node validation should name GRAFANA_PASSWORD and GRAFANA_PORT, got %v", err)
+	}
+}

@@ -154,7 +154,7 @@ func validGCPKeyName(s string) error {
 func validURL(schemes ...string) func(string) error {
 	return func(s string) error {
 		u, err := url.Parse(s)
-		if err != nil || u.Host == "" || !slices.Contains(schemes, u.Scheme) {
+		if err != nil || u.Hostname() == "" || !slices.Contains(schemes, u.Scheme) {
 			return fmt.Errorf("must be a URL starting with %s://", strings.Join(schemes, ":// or "))
 		}
 		return nil

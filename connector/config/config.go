@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/m2mnet/m2m/stack"
@@ -64,7 +63,8 @@ const (
 // FromEnviron validates the connector's settings in environ (os.Environ's form). On failure the error is the
 // stack's *stack.Problems, naming every problem at once.
 func FromEnviron(environ []string) (Config, error) {
-	v, err := stack.FromEnviron(connectorEnviron(environ))
+	own := ownSettings()
+	v, err := stack.FromEnvironFor(environ, func(s stack.Setting) bool { return own[s.Name] })
 	if err != nil {
 		return Config{}, err
 	}
@@ -81,21 +81,6 @@ func ownSettings() map[string]bool {
 		}
 	}
 	return own
-}
-
-// connectorEnviron keeps only the connector's own settings. The stack validates a whole node's .env, where
-// some settings require others that the connector's container never receives (GRAFANA_PASSWORD is required
-// while PROMETHEUS_ENABLED, default true, is on); judged alone, the container's environment would always fail.
-// Monitoring is another service's business, so it is switched off for this validation.
-func connectorEnviron(environ []string) []string {
-	own := ownSettings()
-	out := make([]string, 0, len(environ)+1)
-	for _, kv := range environ {
-		if k, _, ok := strings.Cut(kv, "="); ok && own[k] {
-			out = append(out, kv)
-		}
-	}
-	return append(out, stack.PrometheusEnabled+"=false")
 }
 
 // FromValues types already-validated values.
