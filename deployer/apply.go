@@ -156,7 +156,7 @@ func (d *Deployer) runService(ctx context.Context, p *types.Project, s types.Ser
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("service %s not started: its dependency %s failed", s.Name, dep)
+			return fmt.Errorf("service %s not started: its dependency %s %s", s.Name, dep, firstLine(err.Error()))
 		}
 	}
 	// Changes to the engine finish even when ctx ends, so an interrupt never leaves a half-made container.
@@ -192,7 +192,7 @@ func (d *Deployer) runService(ctx context.Context, p *types.Project, s types.Ser
 		} else if done != "" {
 			t.register(s.Name, c)
 			t.markDone(s.Name)
-			ev(StatusSkipped, "already done: "+done+" exists", true)
+			ev(StatusSkipped, alreadyDone(s.Name, done), true)
 			return nil
 		}
 		t.register(s.Name, c)
@@ -243,7 +243,11 @@ func stopTimeout(s types.ServiceConfig) *int {
 
 func (d *Deployer) createContainer(ctx context.Context, p *types.Project, s types.ServiceConfig, hash string, r Reporter) (Container, error) {
 	report(r, Event{Kind: "service", Name: s.Name, Status: StatusCreating})
-	spec, err := specFor(p, s, hash)
+	imageID := ""
+	if img, err := d.cli.ImageInspect(ctx, s.Image); err == nil {
+		imageID = img.ID
+	}
+	spec, err := specFor(p, s, hash, imageID)
 	if err != nil {
 		return Container{}, err
 	}

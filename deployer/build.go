@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,8 +50,8 @@ func BuildImageFromBinary(ctx context.Context, cli ImageBuilder, binaryPath, tag
 	if err != nil {
 		return fmt.Errorf("read binary for image %s: %w", tag, err)
 	}
-	if !bytes.HasPrefix(body, []byte("\x7fELF")) {
-		return fmt.Errorf("%s is not a Linux executable; build it with CGO_ENABLED=0 GOOS=linux (or static linking)", binaryPath)
+	if err := checkStatic(binaryPath, body); err != nil {
+		return err
 	}
 	name := "/" + filepath.Base(binaryPath)
 	return BuildScratchImage(ctx, cli, ScratchImage{
@@ -58,6 +59,23 @@ func BuildImageFromBinary(ctx context.Context, cli ImageBuilder, binaryPath, tag
 		Files:      []ImageFile{{Path: name, Body: body}, {Path: "/tmp", Dir: true, Mode: 0o1777}},
 		Entrypoint: []string{name},
 	})
+}
+
+// checkStatic refuses what cannot run alone in a FROM scratch image: a non-ELF file or a dynamically
+// linked one (it would die with "exec …: no such file or directory").
+func checkStatic(path string, body []byte) error {
+	f, err := elf.NewFile(bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s is not a Linux executable (%v); build it with GOOS=linux", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked, so it cannot run in a FROM scratch image; build it static: "+
+				"CGO_ENABLED=1 go build -ldflags '-linkmode external -extldflags \"-static\"' (or CGO_ENABLED=0 where cgo is not needed)", path)
+		}
+	}
+	return nil
 }
 
 // BuildScratchImage builds img through the Engine API's ImageBuild from an in-memory tar context.

@@ -38,7 +38,8 @@ func containerName(p *types.Project, s types.ServiceConfig) string {
 	return p.Name + "-" + s.Name + "-1"
 }
 
-func specFor(p *types.Project, s types.ServiceConfig, hash string) (containerSpec, error) {
+// specFor builds the create request for s; imageID goes in Compose's image label ("" when unknown).
+func specFor(p *types.Project, s types.ServiceConfig, hash, imageID string) (containerSpec, error) {
 	labels := map[string]string{}
 	for k, v := range s.Labels {
 		labels[k] = v
@@ -46,9 +47,12 @@ func specFor(p *types.Project, s types.ServiceConfig, hash string) (containerSpe
 	for k, v := range map[string]string{
 		LabelProject: p.Name, LabelService: s.Name, LabelNumber: "1", LabelOneoff: "False",
 		LabelConfigHash: hash, LabelVersion: ComposeVersion, LabelDependsOn: dependsOnLabel(s),
-		LabelWorkingDir: p.WorkingDir, LabelConfigFiles: strings.Join(p.ComposeFiles, ","), LabelImage: s.Image,
+		LabelWorkingDir: p.WorkingDir, LabelConfigFiles: strings.Join(p.ComposeFiles, ","),
 	} {
 		labels[k] = v
+	}
+	if imageID != "" {
+		labels[LabelImage] = imageID
 	}
 
 	cfg := &container.Config{

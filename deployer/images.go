@@ -102,6 +102,9 @@ func (d *Deployer) ensureImages(ctx context.Context, plan *Plan, opts Options, r
 			go func(ref string) {
 				defer wg.Done()
 				if err := d.pull(ctx, ref, r); err != nil {
+					if hint := opts.ImageHints[ref]; hint != "" {
+						err = explained{fmt.Errorf("%w; %s", err, hint), err}
+					}
 					errs <- err
 				}
 			}(step.Name)

@@ -40,8 +40,16 @@ const (
 // ComposeVersion is written in the version label; Compose v2 reads it only for display.
 const ComposeVersion = "2.40.3"
 
-// DefaultDoneIfExists applies when a one-shot service has no LabelDoneIfExists label: TigerBeetle's format.
+// defaultDoneIfExists applies when a one-shot service has no LabelDoneIfExists label: TigerBeetle's format.
 var defaultDoneIfExists = map[string]string{"tigerbeetle-format": "/data/0_0.tigerbeetle"}
+
+// alreadyDone says why a guarded one-shot is not run.
+func alreadyDone(service, path string) string {
+	if defaultDoneIfExists[service] == path {
+		return "already formatted: " + path + " exists"
+	}
+	return "already done: " + path + " exists"
+}
 
 // ConfigHash is a digest of everything in s that shapes its container, including the content of the files
 // its configs and secrets mount: unchanged → the same hash → the container is kept.

@@ -70,6 +70,9 @@ type Options struct {
 	BuildFromBinary map[string]string
 	// RemoveOrphans removes containers of services no longer in the project.
 	RemoveOrphans bool
+	// ImageHints adds a sentence to the error when an image cannot be pulled, by image reference
+	// (e.g. that the connector image is built, not published).
+	ImageHints map[string]string
 }
 
 // Plan compares project with what exists and says what Up would do.
@@ -192,7 +195,7 @@ func serviceStep(s types.ServiceConfig, hash, imageID string, existing []Contain
 	case imageID != "" && c.ImageID != imageID:
 		step.Action, step.Reason = ActionRecreate, fmt.Sprintf("image %s changed (%.19s → %.19s)", s.Image, c.ImageID, imageID)
 	case c.Done:
-		step.Action, step.Reason = ActionKeep, "already done: "+doneIfExists(s)+" exists"
+		step.Action, step.Reason = ActionKeep, alreadyDone(s.Name, doneIfExists(s))
 	case isOneShot(s) && c.State == container.StateExited && c.ExitCode == 0:
 		step.Action, step.Reason = ActionKeep, "completed"
 	case c.State == container.StateRunning || c.State == container.StateRestarting:

@@ -180,6 +180,13 @@ func TestKilledContainerIsRestartedAndStatusShowsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	seen := make(chan deployer.WatchEvent, 16)
+	watched := make(chan error, 1)
+	go func() {
+		watched <- s.d.Watch(watchCtx, s.name, func(e deployer.WatchEvent) { seen <- e })
+	}()
+	time.Sleep(300 * time.Millisecond) // let the event stream open
 	if err := syscall.Kill(res.Container.State.Pid, syscall.SIGKILL); err != nil {
 		t.Skipf("cannot kill -9 the container's process from here (pid %d): %v", res.Container.State.Pid, err)
 	}
@@ -193,6 +200,24 @@ func TestKilledContainerIsRestartedAndStatusShowsIt(t *testing.T) {
 			t.Fatalf("connector after kill -9: %+v, want running with restarts ≥ 1", st)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	var got []string
+	for len(got) < 2 {
+		select {
+		case e := <-seen:
+			if e.Service == "connector" {
+				got = append(got, e.Event+" "+e.Detail)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("watch saw %v, want the death and the restart", got)
+		}
+	}
+	if got[0] != "died exit code 137" || !strings.HasPrefix(got[1], "started") {
+		t.Errorf("watch saw %v, want [died exit code 137, started]", got)
+	}
+	stopWatch()
+	if err := <-watched; err != nil {
+		t.Errorf("watch ended with %v, want nil on cancel", err)
 	}
 }
 

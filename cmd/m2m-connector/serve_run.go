@@ -156,4 +156,3 @@ func dependencies(cfg config.Config, l ledger.Ledger) []health.Dependency {
 	}
 	return append(deps, evm, xrpl)
 }
-

@@ -104,39 +104,73 @@ func (l *logLines) find(msg string) map[string]any {
 
 func (l *logLines) text() string { l.mu.Lock(); defer l.mu.Unlock(); return l.raw.String() }
 
-func TestServeAnswersLiveAtOnceReadyOnceCheckedAndExitsZeroOnSIGTERM(t *testing.T) {
-	bin := buildConnector(t)
-	cmd := exec.Command(bin, "serve", "--bind", "127.0.0.1")
-	cmd.Env = devEnviron(standinEVMNode(t).URL)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
+// connectorProcess is a running m2m-connector with its logs collected.
+type connectorProcess struct {
+	cmd    *exec.Cmd
+	logs   *logLines
+	stderr *bytes.Buffer
+	exited chan error
+	base   string // http://127.0.0.1:port of /health
+	start  time.Time
+}
+
+func startConnector(t *testing.T, bin string, env []string) *connectorProcess {
+	t.Helper()
+	p := &connectorProcess{cmd: exec.Command(bin, "serve", "--bind", "127.0.0.1"), logs: &logLines{addr: make(chan string, 1)},
+		stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	p.cmd.Env = env
+	p.cmd.Stderr = p.stderr
+	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logLines{addr: make(chan string, 1)}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	p.start = time.Now()
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	readDone := make(chan struct{})
-	go func() { logs.read(stdout); close(readDone) }()
-	exited := make(chan error, 1)
-	go func() { <-readDone; exited <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
-
-	var addr string
+	go func() { p.logs.read(stdout); close(readDone) }()
+	go func() { <-readDone; p.exited <- p.cmd.Wait() }()
+	t.Cleanup(func() { p.cmd.Process.Kill() })
 	select {
-	case addr = <-logs.addr:
-	case err := <-exited:
-		t.Fatalf("connector exited at start: %v\nstdout:\n%s\nstderr:\n%s", err, logs.text(), stderr.String())
+	case addr := <-p.logs.addr:
+		p.base = "http://" + addr
+	case err := <-p.exited:
+		t.Fatalf("connector exited at start: %v\nstdout:\n%s\nstderr:\n%s", err, p.logs.text(), p.stderr.String())
 	case <-time.After(10 * time.Second):
-		t.Fatalf("no 'health server listening' log within 10 s:\n%s", logs.text())
+		t.Fatalf("no 'health server listening' log within 10 s:\n%s", p.logs.text())
 	}
-	base := "http://" + addr
-	waitStatus(t, base+"/health/live", http.StatusOK, time.Second)
-	t.Logf("/health/live answered 200 %s after the process started", time.Since(start).Round(time.Millisecond))
-	waitStatus(t, base+"/health/ready", http.StatusOK, 5*time.Second)
+	return p
+}
+
+// stop sends SIGTERM and requires exit code 0 within 10 s.
+func (p *connectorProcess) stop(t *testing.T) {
+	t.Helper()
+	sent := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; want 0\n%s\n%s", err, p.logs.text(), p.stderr.String())
+		}
+		t.Logf("exited 0 %s after SIGTERM", time.Since(sent).Round(time.Millisecond))
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10 s after SIGTERM")
+	}
+	if p.logs.find("stopped") == nil {
+		t.Errorf("no 'stopped' log line:\n%s", p.logs.text())
+	}
+}
+
+func TestServeAnswersLiveAtOnceReadyOnceCheckedAndExitsZeroOnSIGTERM(t *testing.T) {
+	bin := buildConnector(t)
+	p := startConnector(t, bin, devEnviron(standinEVMNode(t).URL))
+	waitStatus(t, p.base+"/health/live", http.StatusOK, time.Second)
+	t.Logf("/health/live answered 200 %s after the process started", time.Since(p.start).Round(time.Millisecond))
+	waitStatus(t, p.base+"/health/ready", http.StatusOK, 5*time.Second)
+	base, logs, stderr := p.base, p.logs, p.stderr
 
 	var report struct {
 		Status       string `json:"status"`
@@ -158,28 +192,55 @@ func TestServeAnswersLiveAtOnceReadyOnceCheckedAndExitsZeroOnSIGTERM(t *testing.
 		t.Errorf("no loud WARN about the memory ledger in the log:\n%s", logs.text())
 	}
 
-	sent := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v; want 0\n%s\n%s", err, logs.text(), stderr.String())
-		}
-		t.Logf("exited 0 %s after SIGTERM", time.Since(sent).Round(time.Millisecond))
-	case <-time.After(10 * time.Second):
-		t.Fatal("still running 10 s after SIGTERM")
-	}
-	if logs.find("stopped") == nil {
-		t.Errorf("no 'stopped' log line:\n%s", logs.text())
-	}
+	p.stop(t)
 	all := logs.text() + stderr.String()
 	for name, secret := range map[string]string{"EVM_PRIVATE_KEY": testEVMKey, "NODE_PRIVATE_KEY": testNodeKey, "RPC API key": testAPIKey} {
 		if strings.Contains(all, secret) {
 			t.Errorf("the output shows %s", name)
 		}
 	}
+}
+
+func TestServeWithAHungTigerBeetleIsLiveNotReadyAndStillStops(t *testing.T) {
+	bin := buildConnector(t)
+	// A TCP server that accepts and never answers: a hung TigerBeetle.
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Close()
+	go func() {
+		for {
+			c, err := hung.Accept()
+			if err != nil {
+				return
+			}
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	env := append(devEnviron(standinEVMNode(t).URL), "LEDGER=tigerbeetle", "TIGERBEETLE_ADDRESS=localhost:"+strconv.Itoa(hung.Addr().(*net.TCPAddr).Port))
+	p := startConnector(t, bin, env)
+	waitStatus(t, p.base+"/health/live", http.StatusOK, time.Second)
+	// The first ledger check times out after 3 s; until then readiness says "not checked yet".
+	waitStatus(t, p.base+"/health/ready", http.StatusServiceUnavailable, time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(p.base + "/health/ready")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), "tigerbeetle") &&
+			strings.Contains(string(body), "no answer in time") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/health/ready = %s %s; want 503 saying TigerBeetle did not answer in time", resp.Status, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.stop(t)
 }
 
 func TestServeWithInvalidSettingsExitsTwoListingEveryProblem(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
@@ -64,30 +63,20 @@ func (f *deployFlags) loadProject(ctx context.Context) (*types.Project, error) {
 }
 
 // deployOptions turns the flags into the deployer's options: the connector image is built from
-// --connector-binary, or from an m2m-connector next to m2mctl, when it is absent.
+// --connector-binary when it is absent.
 func (f *deployFlags) deployOptions(p *types.Project, pull string) deployer.Options {
-	opts := deployer.Options{Pull: pull, BuildFromBinary: map[string]string{}}
+	opts := deployer.Options{Pull: pull, BuildFromBinary: map[string]string{}, ImageHints: map[string]string{}}
 	bin := f.connectorBinary
-	if bin == "" {
-		if exe, err := os.Executable(); err == nil {
-			if cand := filepath.Join(filepath.Dir(exe), "m2m-connector"); fileExists(cand) {
-				bin = cand
-			}
-		}
-	}
-	if bin != "" {
-		for _, name := range []string{stack.ServiceConnector, "discovery"} {
-			if s, ok := p.Services[name]; ok {
+	for _, name := range []string{stack.ServiceConnector, "discovery"} {
+		if s, ok := p.Services[name]; ok {
+			if bin != "" {
 				opts.BuildFromBinary[s.Image] = bin
 			}
+			opts.ImageHints[s.Image] = "the connector image is built from this repository, not published: " +
+				"pass --connector-binary PATH (a static m2m-connector), or build deploy/Dockerfile"
 		}
 	}
 	return opts
-}
-
-func fileExists(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.Mode().IsRegular()
 }
 
 // connect opens the engine with a bounded wait; its error is one line with the fix.

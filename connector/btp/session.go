@@ -140,6 +140,16 @@ func (s *Session) PeerID() string { return s.peerID }
 // Done is closed when the session has ended.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
+func (s *Session) closedErr() error { return closedErr(s.Err()) }
+
+// closedErr is ErrClosed, with the reason the session ended when there is one.
+func closedErr(why error) error {
+	if why == nil || errors.Is(why, ErrClosed) {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, why)
+}
+
 // Err says why the session ended; nil while it runs.
 func (s *Session) Err() error {
 	s.mu.Lock()
@@ -171,7 +181,7 @@ func (s *Session) SendPrepare(ctx context.Context, prepare []byte) ([]byte, erro
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-s.done:
-		return nil, fmt.Errorf("%w: %w", ErrClosed, s.Err())
+		return nil, s.closedErr()
 	}
 }
 
@@ -180,7 +190,7 @@ func (s *Session) register(ch chan reply) (uint32, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrClosed, s.err)
+		return 0, closedErr(s.err)
 	}
 	for {
 		id := s.nextID.Add(1)
@@ -216,7 +226,7 @@ func (s *Session) writeILP(t Type, id uint32, ilpPacket []byte) error {
 func (s *Session) write(b []byte) error {
 	if err := s.conn.Write(context.Background(), websocket.MessageBinary, b); err != nil { // as in readLoop
 		s.fail(fmt.Errorf("write to peer %s: %w", s.peerID, err))
-		return fmt.Errorf("%w: %w", ErrClosed, err)
+		return s.closedErr()
 	}
 	return nil
 }

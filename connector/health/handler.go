@@ -29,8 +29,8 @@ type PeerCounter interface {
 type Options struct {
 	Version string
 	NodeID  string
-	Started time.Time
-	Monitor *Monitor
+	Started time.Time   // default: when NewHandler is called
+	Monitor *Monitor    // required: readiness and the dependencies come from it
 	Peers   PeerCounter // nil counts zero peers
 	SLA     SLASource   // nil leaves the figures empty
 	// Metrics serves /metrics and receives m2m_ready. m2m_peers is left to the node and the discovery client,

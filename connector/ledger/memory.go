@@ -19,8 +19,9 @@ type Memory struct {
 
 	mu        sync.Mutex
 	accounts  map[string]*memAccount
-	transfers map[TransferID]*memTransfer
-	refused   map[TransferID]bool // ids whose Prepare was refused: spent, as in TigerBeetle
+	transfers map[TransferID]*memTransfer // every transfer ever prepared, for idempotent retries
+	pending   map[TransferID]*memTransfer // the subset still pending, which expiry has to look at
+	refused   map[TransferID]bool         // ids whose Prepare was refused: spent, as in TigerBeetle
 }
 
 type memAccount struct {
@@ -63,7 +64,8 @@ func WithWarning(log *slog.Logger) MemoryOption {
 
 // NewMemory returns an empty in-memory ledger.
 func NewMemory(opts ...MemoryOption) *Memory {
-	m := &Memory{now: time.Now, accounts: map[string]*memAccount{}, transfers: map[TransferID]*memTransfer{}, refused: map[TransferID]bool{}}
+	m := &Memory{now: time.Now, accounts: map[string]*memAccount{}, transfers: map[TransferID]*memTransfer{},
+		pending: map[TransferID]*memTransfer{}, refused: map[TransferID]bool{}}
 	for _, o := range opts {
 		o(m)
 	}
@@ -129,6 +131,7 @@ func (m *Memory) Prepare(ctx context.Context, t Transfer) (err error) {
 		mt.expires = m.now().Add(time.Duration(s) * time.Second)
 	}
 	m.transfers[t.ID] = mt
+	m.pending[t.ID] = mt
 	dr.debitsPending += t.Amount
 	cr.creditsPending += t.Amount
 	return nil
@@ -170,6 +173,7 @@ func (m *Memory) finish(ctx context.Context, op string, id TransferID, to transf
 		cr.creditsPosted += t.Amount
 	}
 	t.state = to
+	delete(m.pending, id)
 	return nil
 }
 
@@ -202,12 +206,13 @@ func (m *Memory) Close() error { return nil }
 // expireLocked voids pending transfers whose timeout has passed, as TigerBeetle does on its own.
 func (m *Memory) expireLocked() {
 	now := m.now()
-	for _, t := range m.transfers {
-		if t.state != statePending || t.expires.IsZero() || now.Before(t.expires) {
+	for id, t := range m.pending {
+		if t.expires.IsZero() || now.Before(t.expires) {
 			continue
 		}
 		m.accounts[t.Debit].debitsPending -= t.Amount
 		m.accounts[t.Credit].creditsPending -= t.Amount
 		t.state = stateExpired
+		delete(m.pending, id)
 	}
 }

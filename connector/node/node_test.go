@@ -112,7 +112,7 @@ func newPair(t *testing.T) *pair {
 	return p
 }
 
-func waitConnected(t *testing.T, n *Node, ids ...string) {
+func waitConnected(t testing.TB, n *Node, ids ...string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {

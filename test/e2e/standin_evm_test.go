@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// evmStandin stands in for the EVM JSON-RPC node (Base) that a connector settling on EVM checks for readiness:
+// no chain is reachable from these machines. It answers eth_chainId and eth_blockNumber, and can be told to fail.
+// It listens on the engine's default bridge gateway, which containers on any bridge network reach.
+type evmStandin struct {
+	URL    string
+	srv    *http.Server
+	block  atomic.Uint64
+	failed atomic.Bool
+}
+
+// baseChainID is Base mainnet's chain id (8453).
+const baseChainID = 0x2105
+
+func startEVMStandin(ctx context.Context, cli *dockerClient) (*evmStandin, error) {
+	res, err := cli.NetworkInspect(ctx, "bridge", client.NetworkInspectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("EVM stand-in: inspect the engine's bridge network: %w", err)
+	}
+	var gw string
+	for _, c := range res.Network.IPAM.Config {
+		if c.Gateway.Is4() {
+			gw = c.Gateway.String()
+		}
+	}
+	if gw == "" {
+		return nil, errors.New("EVM stand-in: the engine's bridge network has no IPv4 gateway for containers to reach this host")
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(gw, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("EVM stand-in: listen on the bridge gateway %s (is the engine on this host?): %w", gw, err)
+	}
+	e := &evmStandin{URL: "http://" + ln.Addr().String()}
+	e.block.Store(1_000_000)
+	e.srv = &http.Server{Handler: http.HandlerFunc(e.serve), ReadHeaderTimeout: 5 * time.Second}
+	go e.srv.Serve(ln)
+	return e, nil
+}
+
+func (e *evmStandin) serve(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+	}
+	if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&req) != nil {
+		http.Error(w, "JSON-RPC over POST only", http.StatusBadRequest)
+		return
+	}
+	if e.failed.Load() {
+		http.Error(w, "stand-in told to fail", http.StatusServiceUnavailable)
+		return
+	}
+	answer := map[string]any{"jsonrpc": "2.0", "id": req.ID}
+	switch req.Method {
+	case "eth_chainId":
+		answer["result"] = "0x" + strconv.FormatUint(baseChainID, 16)
+	case "eth_blockNumber":
+		answer["result"] = "0x" + strconv.FormatUint(e.block.Add(1), 16)
+	default:
+		answer["error"] = map[string]any{"code": -32601, "message": "method not found: " + req.Method}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(answer)
+}
+
+// Close stops the stand-in.
+func (e *evmStandin) Close() {
+	if e != nil {
+		e.srv.Close()
+	}
+}
