@@ -138,55 +138,44 @@ func endGoal(p *types.Project, s types.ServiceConfig) goal {
 	return goalRunning
 }
 
-// runService waits for s's dependencies, carries out its step and waits for its end state.
+// runService makes s's container (creation does not wait for anything), waits for its dependencies,
+// starts it and waits for its end state.
 func (d *Deployer) runService(ctx context.Context, p *types.Project, s types.ServiceConfig, step ServiceStep, t *tracker, r Reporter) error {
 	ev := func(status, detail string, final bool) {
 		report(r, Event{Kind: "service", Name: s.Name, Status: status, Detail: detail, Final: final})
 	}
-	for _, dep := range sortedKeys(s.DependsOn) {
-		if _, ok := p.Services[dep]; !ok {
-			continue
+	c := step.Existing
+	switch step.Action {
+	case ActionRecreate:
+		mctx, cancel := mutation(ctx)
+		err := d.removeContainer(mctx, step.Existing, stopTimeout(s), r)
+		cancel()
+		if err != nil {
+			return err
 		}
-		cond := s.DependsOn[dep].Condition
-		if cond == "" {
-			cond = types.ServiceConditionStarted
-		}
-		ev(StatusWaiting, fmt.Sprintf("for %s (%s)", dep, cond), false)
-		if err := t.wait(ctx, dep, goal(cond)); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("service %s not started: its dependency %s %s", s.Name, dep, firstLine(err.Error()))
+		fallthrough
+	case ActionCreate:
+		mctx, cancel := mutation(ctx)
+		var err error
+		c, err = d.createContainer(mctx, p, s, step.Hash, r)
+		cancel()
+		if err != nil {
+			return err
 		}
 	}
-	// Changes to the engine finish even when ctx ends, so an interrupt never leaves a half-made container.
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	if err := d.waitDependencies(ctx, p, s, t, ev); err != nil {
+		return err
+	}
+	mctx, cancel := mutation(ctx)
 	defer cancel()
-	var c Container
-	switch step.Action {
-	case ActionKeep:
-		c = step.Existing
+	if step.Action == ActionKeep {
 		t.register(s.Name, c)
 		if c.Done || (isOneShot(s) && c.State == "exited" && c.ExitCode == 0) {
 			t.markDone(s.Name)
 			ev(StatusSkipped, step.Reason, true)
 			return nil
 		}
-	case ActionRecreate:
-		if err := d.removeContainer(mctx, step.Existing, stopTimeout(s), r); err != nil {
-			return err
-		}
-		fallthrough
-	case ActionCreate:
-		var err error
-		if c, err = d.createContainer(mctx, p, s, step.Hash, r); err != nil {
-			return err
-		}
-		fallthrough
-	case ActionStart:
-		if c.ID == "" {
-			c = step.Existing
-		}
+	} else {
 		if done, err := d.alreadyDone(mctx, s, c); err != nil {
 			return err
 		} else if done != "" {
@@ -216,6 +205,33 @@ func (d *Deployer) runService(ctx context.Context, p *types.Project, s types.Ser
 		ev(StatusHealthy, "", true)
 	default:
 		ev(StatusRunning, "", true)
+	}
+	return nil
+}
+
+// mutation is the context for one change to the engine: it finishes even when ctx ends, so an interrupt
+// never leaves a half-made container, but it is bounded.
+func mutation(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+}
+
+// waitDependencies blocks until every dependency of s in the project meets its condition.
+func (d *Deployer) waitDependencies(ctx context.Context, p *types.Project, s types.ServiceConfig, t *tracker, ev func(string, string, bool)) error {
+	for _, dep := range sortedKeys(s.DependsOn) {
+		if _, ok := p.Services[dep]; !ok {
+			continue
+		}
+		cond := s.DependsOn[dep].Condition
+		if cond == "" {
+			cond = types.ServiceConditionStarted
+		}
+		ev(StatusWaiting, fmt.Sprintf("for %s (%s)", dep, cond), false)
+		if err := t.wait(ctx, dep, goal(cond)); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("service %s not started: its dependency %s %s", s.Name, dep, firstLine(err.Error()))
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package docs
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -91,12 +92,23 @@ func blockCommands(file string, firstLine int, body []string, console bool) ([]d
 			}
 			line = after
 		}
-		// A trailing backslash continues the command on the next line.
-		for strings.HasSuffix(strings.TrimRight(line, " "), `\`) && i+1 < len(body) {
-			line = strings.TrimSuffix(strings.TrimRight(line, " "), `\`) + " " + strings.TrimLeft(body[i+1], " ")
-			i++
+		// A trailing backslash continues the command on the next line, and so does an open quote.
+		var words [][]string
+		var err error
+		for {
+			if strings.HasSuffix(strings.TrimRight(line, " "), `\`) && i+1 < len(body) {
+				line = strings.TrimSuffix(strings.TrimRight(line, " "), `\`) + " " + strings.TrimLeft(body[i+1], " ")
+				i++
+				continue
+			}
+			words, err = shellSplit(line)
+			if errors.Is(err, errUnterminated) && i+1 < len(body) {
+				line += "\n" + body[i+1]
+				i++
+				continue
+			}
+			break
 		}
-		words, err := shellSplit(line)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", file, lineNo, err)
 		}
@@ -121,6 +133,8 @@ func blockCommands(file string, firstLine int, body []string, console bool) ([]d
 	}
 	return out, nil
 }
+
+var errUnterminated = errors.New("unterminated quote")
 
 var heredocRE = regexp.MustCompile(`<<-?\s*['"]?([A-Za-z_][A-Za-z0-9_]*)['"]?`)
 
@@ -184,7 +198,7 @@ func shellSplit(line string) ([][]string, error) {
 		case c == '\'':
 			j := strings.IndexByte(line[i+1:], '\'')
 			if j < 0 {
-				return nil, fmt.Errorf("unterminated ' in %q", line)
+				return nil, fmt.Errorf("%w ' in %q", errUnterminated, line)
 			}
 			word.WriteString(line[i+1 : i+1+j])
 			inWord = true
@@ -198,7 +212,7 @@ func shellSplit(line string) ([][]string, error) {
 				word.WriteByte(line[i])
 			}
 			if i >= len(line) {
-				return nil, fmt.Errorf("unterminated \" in %q", line)
+				return nil, fmt.Errorf("%w \" in %q", errUnterminated, line)
 			}
 			inWord = true
 		case c == '\\' && i+1 < len(line):
@@ -207,6 +221,8 @@ func shellSplit(line string) ([][]string, error) {
 			inWord = true
 		case c == ' ' || c == '\t':
 			endWord()
+		case c == '\n':
+			endCmd()
 		case c == '#' && !inWord:
 			endCmd()
 			return cmds, nil

@@ -172,7 +172,8 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 }
 
-// Counts returns how many peers discovery knows and how many of them the Sink accepted.
+// Counts returns how many peers discovery knows (m2m_peers{state="discovered"}) and how many of them are
+// connected: accepted by the Sink and, when it is a PeerChecker, with a live session.
 func (c *Client) Counts() (discovered, connected int) {
 	c.mu.Lock()
 	discovered = len(c.view)

@@ -127,8 +127,15 @@ func (c *connector) connect(ctx context.Context, st *peerState, p Peer, gen int)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st.busy = false
+	if _, known := c.peers[p.NodeID]; !known && err == nil {
+		// The peer left the registries while this attempt ran: undo the late success.
+		if r, ok := c.cfg.Sink.(PeerRemover); ok {
+			c.wg.Go(func() { r.RemovePeer(p.NodeID) }) // outside c.mu, and waited for at shutdown
+		}
+		return
+	}
 	if c.peers[p.NodeID] != st || st.gen != gen {
-		return // forgotten or changed meanwhile; the next schedule deals with it
+		return // changed meanwhile; the next schedule deals with it
 	}
 	switch {
 	case err == nil:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ type runningNode struct {
 	client *Client
 	cancel context.CancelFunc
 	done   <-chan error
+	once   sync.Once
 }
 
 func startNode(t *testing.T, name, registry string, interval time.Duration) *runningNode {
@@ -60,12 +62,15 @@ func startNode(t *testing.T, name, registry string, interval time.Duration) *run
 	return rn
 }
 
+// stop ends the client (which deregisters) and closes the node; it may be called more than once.
 func (r *runningNode) stop() {
-	r.cancel()
-	<-r.done
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = r.node.Close(ctx)
+	r.once.Do(func() {
+		r.cancel()
+		<-r.done
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.node.Close(ctx)
+	})
 }
 
 func (r *runningNode) connectedPeers() []string {
@@ -92,7 +97,7 @@ func TestThreeConnectorsDiscoverAndConnectOverBTP(t *testing.T) {
 		lastStart = time.Now()
 		nodes[name] = startNode(t, name, registry, interval)
 	}
-	took := waitFor(t, 2*interval, "three connectors with BTP sessions to both others", func() bool {
+	waitFor(t, 2*interval, "three connectors with BTP sessions to both others", func() bool {
 		for _, n := range nodes {
 			if len(n.connectedPeers()) != 2 {
 				return false
@@ -101,8 +106,7 @@ func TestThreeConnectorsDiscoverAndConnectOverBTP(t *testing.T) {
 		return true
 	})
 	t.Logf("all three connected over BTP %s after the last one started (announce interval %s)",
-		(time.Since(lastStart)).Round(time.Millisecond), interval)
-	_ = took
+		time.Since(lastStart).Round(time.Millisecond), interval)
 	for _, name := range names {
 		if d, c := nodes[name].client.Counts(); d != 2 || c != 2 {
 			t.Errorf("%s Counts() = %d, %d; want 2 discovered, 2 connected", name, d, c)
@@ -110,12 +114,9 @@ func TestThreeConnectorsDiscoverAndConnectOverBTP(t *testing.T) {
 	}
 
 	// A node the registry does not know, and one claiming a known id with another key, are refused.
-	for _, tc := range []struct {
-		name, id string
-		key      func() []byte
-	}{
-		{"unregistered node", "mallory", nil},
-		{"known id, other key", "bob", nil},
+	for _, tc := range []struct{ name, id string }{
+		{"unregistered node", "mallory"},
+		{"known id, other key", "bob"},
 	} {
 		stranger := newTestNode(t, tc.id)
 		_, err := btp.Dial(context.Background(), btp.DialConfig{
@@ -141,5 +142,32 @@ func TestThreeConnectorsDiscoverAndConnectOverBTP(t *testing.T) {
 	})
 	if d, c := nodes["alice"].client.Counts(); d != 1 || c != 1 {
 		t.Errorf("alice after carol left: Counts() = %d, %d; want 1, 1", d, c)
+	}
+}
+
+func TestNodeSinkLeavesStaticPeersAlone(t *testing.T) {
+	n, err := node.New(node.Config{Address: "test.m2m.alice", AssetCode: "USD", AssetScale: 9}, ledger.NewMemory(), metrics.New("t", "t", "go"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	alice := newTestNode(t, "alice")
+	sink := &NodeSink{Node: n, Self: "alice", Key: alice.key, Static: func(id string) bool { return id == "bob" }}
+	for _, id := range []string{"bob", "carol"} {
+		p := newTestNode(t, id)
+		if err := sink.AddPeer(context.Background(), Peer{NodeID: id, BTPEndpoint: p.info.BTPEndpoint, ILPAddress: p.info.ILPAddress, PublicKey: p.pub()}); err != nil {
+			t.Fatalf("AddPeer(%s): %v", id, err)
+		}
+	}
+	var ids []string
+	for _, p := range n.Peers() {
+		ids = append(ids, p.ID)
+	}
+	if !slices.Equal(ids, []string{"carol"}) {
+		t.Fatalf("node peers %v, want only carol (bob is static)", ids)
+	}
+	sink.RemovePeer("carol")
+	if len(n.Peers()) != 0 {
+		t.Fatalf("carol not removed: %v", n.Peers())
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/m2mnet/m2m/deployer"
@@ -54,12 +55,16 @@ func sweep(ctx context.Context, cli *dockerClient, project string) []string {
 	return left
 }
 
+func (p *project) observe(ctx context.Context) (*deployer.Observed, error) {
+	return deployer.New(env.cli).Observe(ctx, p.name)
+}
+
 // container returns the one container of service, as the deployer observes it.
 func (p *project) container(service string) deployer.Container {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	obs, err := deployer.New(env.cli).Observe(ctx, p.name)
+	obs, err := p.observe(ctx)
 	if err != nil {
 		p.t.Fatalf("observe project %s: %v", p.name, err)
 	}
@@ -111,7 +116,8 @@ func (p *project) volumeName(key string) string { return p.name + "_" + key }
 // helper runs a short-lived container of image next to the stack, labelled for the sweep.
 func (p *project) helper(ctx context.Context, image string, opts ...testcontainers.ContainerCustomizer) *testcontainers.DockerContainer {
 	p.t.Helper()
-	opts = append([]testcontainers.ContainerCustomizer{testcontainers.WithLabels(map[string]string{labelHelper: p.name})}, opts...)
+	opts = append([]testcontainers.ContainerCustomizer{testcontainers.WithLogger(tclog.TestLogger(p.t)),
+		testcontainers.WithLabels(map[string]string{labelHelper: p.name})}, opts...)
 	c, err := testcontainers.Run(ctx, image, opts...)
 	testcontainers.CleanupContainer(p.t, c)
 	if err != nil {

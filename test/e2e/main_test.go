@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
 // env is what TestMain prepared for every scenario: binaries, images and the EVM stand-in.
@@ -57,6 +58,8 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
+	// testcontainers logs to stdout by default; helpers log into their test instead.
+	tclog.SetDefault(quiet{})
 	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
 	cli, err := testcontainers.NewDockerClientWithOpts(cctx)
 	ccancel()
@@ -146,3 +149,8 @@ func fromEnv(name string) bool { return os.Getenv(name) != "" }
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
+
+// quiet is a testcontainers logger that drops what it is told.
+type quiet struct{}
+
+func (quiet) Printf(string, ...any) {}

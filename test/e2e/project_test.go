@@ -43,9 +43,14 @@ func newProject(t *testing.T, o projectOptions) *project {
 	p := &project{t: t, name: "m2me2e-" + randomHex(4), dir: t.TempDir(), profiles: o.profiles}
 	p.envFile = filepath.Join(p.dir, ".env")
 	t.Cleanup(p.teardown)
-	args := append([]string{"init", "--yes", "--output", p.envFile, "--node-id", p.name,
+	// A throwaway signing key, as a file: init takes secrets only from files. It is never printed.
+	keyFile := filepath.Join(t.TempDir(), "evm.key")
+	if err := os.WriteFile(keyFile, []byte("0x"+randomHex(32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"init", "--yes", "--evm-private-key-file", keyFile, "--output", p.envFile, "--node-id", p.name,
 		"--settlement", "evm", "--evm-address", evmAddress, "--base-rpc-url", env.evm.URL,
-		"--monitoring", "on", "--btp-port", "0", "--health-port", "0"}, o.initArgs...)
+		"--monitoring", "on"}, o.initArgs...)
 	p.mustCtl(2*time.Minute, args...)
 
 	ledger := "memory"
@@ -55,7 +60,8 @@ func newProject(t *testing.T, o projectOptions) *project {
 	settings := map[string]string{
 		stack.ConnectorImage: env.images.Connector, stack.TigerBeetleImage: env.images.TigerBeetle,
 		stack.PrometheusImage: env.images.Prometheus, stack.GrafanaImage: env.images.Grafana,
-		stack.PrometheusPort: "0", stack.GrafanaPort: "0", stack.DiscoveryPort: "0", stack.JaegerUIPort: "0",
+		// Docker picks every host port: scenarios run side by side with each other and with real nodes.
+		stack.BTPPort: "0", stack.HealthCheckPort: "0", stack.PrometheusPort: "0", stack.GrafanaPort: "0", stack.DiscoveryPort: "0", stack.JaegerUIPort: "0",
 		stack.Ledger: ledger, stack.TigerBeetleCacheGrid: "256MiB",
 	}
 	for k, v := range o.settings {
@@ -147,9 +153,9 @@ func (p *project) up() result {
 
 // statusReport is the part of `m2mctl status -o json` the scenarios read.
 type statusReport struct {
-	Project  string `json:"project"`
-	Healthy  bool   `json:"healthy"`
-	Services []serviceRow `json:"services"`
+	Project   string       `json:"project"`
+	Healthy   bool         `json:"healthy"`
+	Services  []serviceRow `json:"services"`
 	Connector *struct {
 		Status       string `json:"status"`
 		Dependencies map[string]struct {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 )
 
@@ -32,12 +33,7 @@ func startEVMStandin(ctx context.Context, cli *dockerClient) (*evmStandin, error
 	if err != nil {
 		return nil, fmt.Errorf("EVM stand-in: inspect the engine's bridge network: %w", err)
 	}
-	var gw string
-	for _, c := range res.Network.IPAM.Config {
-		if c.Gateway.Is4() {
-			gw = c.Gateway.String()
-		}
-	}
+	gw := bridgeGateway(res.Network.IPAM.Config, res.Network.Options["com.docker.network.bridge.name"])
 	if gw == "" {
 		return nil, errors.New("EVM stand-in: the engine's bridge network has no IPv4 gateway for containers to reach this host")
 	}
@@ -50,6 +46,30 @@ func startEVMStandin(ctx context.Context, cli *dockerClient) (*evmStandin, error
 	e.srv = &http.Server{Handler: http.HandlerFunc(e.serve), ReadHeaderTimeout: 5 * time.Second}
 	go e.srv.Serve(ln)
 	return e, nil
+}
+
+// bridgeGateway is the host's address on the engine's default bridge: the IPAM gateway when the engine names
+// one (it often does not for "bridge"), else the IPv4 address of the bridge's interface on this host.
+func bridgeGateway(configs []network.IPAMConfig, iface string) string {
+	for _, c := range configs {
+		if c.Gateway.Is4() {
+			return c.Gateway.String()
+		}
+	}
+	if iface == "" {
+		iface = "docker0"
+	}
+	ifc, err := net.InterfaceByName(iface)
+	if err != nil {
+		return ""
+	}
+	addrs, _ := ifc.Addrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			return ipn.IP.String()
+		}
+	}
+	return ""
 }
 
 func (e *evmStandin) serve(w http.ResponseWriter, r *http.Request) {

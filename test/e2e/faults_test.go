@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/m2mnet/m2m/stack"
+)
+
+// The connector killed with SIGKILL comes back by its restart policy; TigerBeetle stopped makes the stack
+// unhealthy (and, with a real TigerBeetle, the connector not ready) until it is started again, and the connector
+// recovers without being restarted.
+func TestFaultKilledConnectorAndStoppedLedgerRecover(t *testing.T) {
+	wallTime(t)
+	p := newProject(t, projectOptions{})
+	p.up()
+	p.requireHealthy(running...)
+	ready := "http://" + p.hostAddr(stack.ServiceConnector, "8080/tcp") + "/health/ready"
+
+	// kill -9: the engine sees a crash, not a stop, so unless-stopped restarts the same container.
+	before := p.container(stack.ServiceConnector)
+	p.kill9(before.ID)
+	eventually(t, 90*time.Second, "the killed connector restarted and ready", func() error {
+		c := p.container(stack.ServiceConnector)
+		if c.Restarts <= before.Restarts {
+			return fmt.Errorf("restart count %d, was %d", c.Restarts, before.Restarts)
+		}
+		if c.Health != "healthy" {
+			return fmt.Errorf("connector health %q", c.Health)
+		}
+		return wantStatus(ready, 200)()
+	})
+	rep := p.requireHealthy(running...)
+	row := rep.service(t, stack.ServiceConnector)
+	if row.Restarts < before.Restarts+1 || row.Container != before.Name {
+		t.Errorf("m2mctl status after kill -9: connector %s restarts %d, want container %s with at least %d restarts",
+			row.Container, row.Restarts, before.Name, before.Restarts+1)
+	}
+
+	// TigerBeetle stopped: status must say so; the connector must not be restarted to recover.
+	conn := p.container(stack.ServiceConnector)
+	tb := p.container(stack.ServiceTigerBeetle)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stop := 10
+	if _, err := env.cli.ContainerStop(ctx, tb.ID, client.ContainerStopOptions{Timeout: &stop}); err != nil {
+		t.Fatalf("stop tigerbeetle: %v", err)
+	}
+	eventually(t, 30*time.Second, "m2mctl status reports tigerbeetle down", func() error {
+		rep, code := p.status()
+		if code == 0 || rep.Healthy || rep.service(t, stack.ServiceTigerBeetle).OK {
+			return fmt.Errorf("status exit %d healthy=%v tigerbeetle=%+v", code, rep.Healthy, rep.service(t, stack.ServiceTigerBeetle))
+		}
+		return nil
+	})
+	t.Run("connector not ready while TigerBeetle is down", func(t *testing.T) {
+		if !env.images.RealTigerBeetle {
+			t.Skipf("needs a real TigerBeetle (set %s): the stand-in speaks no TigerBeetle protocol, so the connector "+
+				"runs LEDGER=memory and cannot notice the ledger stopping", envTigerBeetleImage)
+		}
+		eventually(t, 30*time.Second, "connector /health/ready answers 503", wantStatus(ready, 503))
+	})
+	if _, err := env.cli.ContainerStart(ctx, tb.ID, client.ContainerStartOptions{}); err != nil {
+		t.Fatalf("start tigerbeetle again: %v", err)
+	}
+	eventually(t, 90*time.Second, "the stack healthy again after TigerBeetle started", func() error {
+		if rep, code := p.status(); code != 0 || !rep.Healthy {
+			return fmt.Errorf("status exit %d healthy=%v: %+v", code, rep.Healthy, rep.Services)
+		}
+		return wantStatus(ready, 200)()
+	})
+	after := p.container(stack.ServiceConnector)
+	if after.ID != conn.ID || after.Restarts != conn.Restarts || !after.StartedAt.Equal(conn.StartedAt) {
+		t.Errorf("the connector was restarted to recover from the ledger outage: id %s→%s, restarts %d→%d, started %s→%s",
+			conn.ID[:12], after.ID[:12], conn.Restarts, after.Restarts, conn.StartedAt, after.StartedAt)
+	}
+}
+
+// A format killed half-way leaves only the temp file; the next up removes it, formats and renames.
+func TestFaultInterruptedFormatIsCompletedByNextUp(t *testing.T) {
+	wallTime(t)
+	// The slow image holds the stand-in's format half-way for a few seconds, long enough to kill it there.
+	p := newProject(t, projectOptions{settings: map[string]string{stack.TigerBeetleImage: env.images.SlowFormat}})
+	temp := stack.DataFile + ".formatting"
+
+	done := make(chan result, 1)
+	go func() { done <- p.ctl(4*time.Minute, "up", "--pull", "never", "--wait-timeout", "3m") }()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var formatID string
+	eventually(t, 60*time.Second, "the format running with its temp file written", func() error {
+		obs, err := p.observe(ctx)
+		if err != nil {
+			return err
+		}
+		cs := obs.Containers[stack.ServiceFormat]
+		if len(cs) != 1 || cs[0].State != "running" {
+			return fmt.Errorf("no running %s container yet", stack.ServiceFormat)
+		}
+		if _, err := env.cli.ContainerStatPath(ctx, cs[0].ID, client.ContainerStatPathOptions{Path: temp}); err != nil {
+			return fmt.Errorf("stat %s: %v", temp, err)
+		}
+		formatID = cs[0].ID
+		return nil
+	})
+	if _, err := env.cli.ContainerKill(ctx, formatID, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+		t.Fatalf("kill the format mid-way: %v", err)
+	}
+	first := <-done
+	if first.code == 0 {
+		t.Fatalf("m2mctl up succeeded although its format was killed mid-way:\n%s", first.stderr)
+	}
+	if !strings.Contains(first.stderr, stack.ServiceFormat) {
+		t.Errorf("m2mctl up failed (exit %d) without naming %s:\n%s", first.code, stack.ServiceFormat, first.stderr)
+	}
+	if _, _, ok := p.dataFile(stack.DataFile); ok {
+		t.Fatalf("%s exists after the format was killed mid-way; only the temp file may", stack.DataFile)
+	}
+	if _, size, ok := p.dataFile(temp); !ok {
+		t.Fatalf("the interrupted format left no %s behind; the test did not interrupt it", temp)
+	} else {
+		t.Logf("interrupted format left %s of %d bytes", temp, size)
+	}
+
+	p.up()
+	p.requireHealthy(running...)
+	if _, size, ok := p.dataFile(stack.DataFile); !ok || size == 0 {
+		t.Errorf("%s after the second up: present=%v size %d", stack.DataFile, ok, size)
+	}
+	if _, _, ok := p.dataFile(temp); ok {
+		t.Errorf("%s is still there after a completed format", temp)
+	}
+}
