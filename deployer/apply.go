@@ -169,7 +169,7 @@ func (d *Deployer) runService(ctx context.Context, p *types.Project, s types.Ser
 	mctx, cancel := mutation(ctx)
 	defer cancel()
 	if step.Action == ActionKeep {
-		t.register(s.Name, c)
+		t.register(mctx, s.Name, c)
 		if c.Done || (isOneShot(s) && c.State == "exited" && c.ExitCode == 0) {
 			t.markDone(s.Name)
 			ev(StatusSkipped, step.Reason, true)
@@ -179,12 +179,12 @@ func (d *Deployer) runService(ctx context.Context, p *types.Project, s types.Ser
 		if done, err := d.alreadyDone(mctx, s, c); err != nil {
 			return err
 		} else if done != "" {
-			t.register(s.Name, c)
+			t.register(mctx, s.Name, c)
 			t.markDone(s.Name)
 			ev(StatusSkipped, alreadyDone(s.Name, done), true)
 			return nil
 		}
-		t.register(s.Name, c)
+		t.register(mctx, s.Name, c)
 		ev(StatusStarting, "", false)
 		if _, err := d.cli.ContainerStart(mctx, c.ID, client.ContainerStartOptions{}); err != nil {
 			return d.startError(p, s, err)

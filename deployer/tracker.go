@@ -35,6 +35,7 @@ type svcState struct {
 	oom      bool
 	done     bool // satisfied without running (done-if-exists) or kept as completed
 	failed   error
+	events   int // events applied; a registration's inspect yields to any newer event
 }
 
 // track subscribes to the project's container events from now on; it stops when ctx ends.
@@ -82,7 +83,7 @@ func (t *tracker) handle(ctx context.Context, m events.Message) {
 	switch {
 	case action == string(events.ActionDie):
 		code, _ := strconv.Atoi(m.Actor.Attributes["exitCode"])
-		t.update(st, func(s *svcState) { s.died, s.exitCode, s.state = true, code, container.StateExited })
+		t.update(st, func(s *svcState) { s.events++; s.died, s.exitCode, s.state = true, code, container.StateExited })
 		return
 	case action == string(events.ActionOOM):
 		t.update(st, func(s *svcState) { s.oom = true })
@@ -96,6 +97,7 @@ func (t *tracker) handle(ctx context.Context, m events.Message) {
 		return
 	}
 	t.update(st, func(s *svcState) {
+		s.events++
 		s.state, s.health = c.State, c.Health
 		if c.State == container.StateExited {
 			s.exitCode = c.ExitCode
@@ -110,14 +112,26 @@ func (t *tracker) update(st *svcState, fn func(*svcState)) {
 	t.mu.Unlock()
 }
 
-// register makes c the container followed for service, starting from its inspected state.
-func (t *tracker) register(service string, c Container) {
+// register makes c the container followed for service. Events for it count from now on; what changed
+// before (between observing and registering) is caught by inspecting it once more.
+func (t *tracker) register(ctx context.Context, service string, c Container) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	st := &svcState{id: c.ID, state: c.State, health: c.Health, exitCode: c.ExitCode}
 	t.svc[service] = st
 	t.byID[c.ID] = st
 	t.broadcast()
+	t.mu.Unlock()
+	if fresh, err := t.d.inspect(ctx, c.ID); err == nil {
+		t.update(st, func(s *svcState) {
+			if s.events > 0 {
+				return
+			}
+			s.state, s.health = fresh.State, fresh.Health
+			if fresh.State == container.StateExited {
+				s.exitCode = fresh.ExitCode
+			}
+		})
+	}
 }
 
 func (t *tracker) markDone(service string) {

@@ -92,26 +92,11 @@ func blockCommands(file string, firstLine int, body []string, console bool) ([]d
 			}
 			line = after
 		}
-		// A trailing backslash continues the command on the next line, and so does an open quote.
-		var words [][]string
-		var err error
-		for {
-			if strings.HasSuffix(strings.TrimRight(line, " "), `\`) && i+1 < len(body) {
-				line = strings.TrimSuffix(strings.TrimRight(line, " "), `\`) + " " + strings.TrimLeft(body[i+1], " ")
-				i++
-				continue
-			}
-			words, err = shellSplit(line)
-			if errors.Is(err, errUnterminated) && i+1 < len(body) {
-				line += "\n" + body[i+1]
-				i++
-				continue
-			}
-			break
-		}
+		line, words, last, err := logicalLine(body, i, line)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", file, lineNo, err)
 		}
+		i = last
 		found := false
 		for _, simple := range words {
 			if args, ok := m2mctlArgs(simple); ok {
@@ -132,6 +117,25 @@ func blockCommands(file string, firstLine int, body []string, console bool) ([]d
 		}
 	}
 	return out, nil
+}
+
+// logicalLine joins line (body[i], without its prompt) with the lines that continue it — after a trailing
+// backslash, or inside an open quote — and splits it. last is the index of the last body line it took.
+func logicalLine(body []string, i int, line string) (text string, words [][]string, last int, err error) {
+	for {
+		if strings.HasSuffix(strings.TrimRight(line, " "), `\`) && i+1 < len(body) {
+			line = strings.TrimSuffix(strings.TrimRight(line, " "), `\`) + " " + strings.TrimLeft(body[i+1], " ")
+			i++
+			continue
+		}
+		words, err = shellSplit(line)
+		if errors.Is(err, errUnterminated) && i+1 < len(body) {
+			line += "\n" + body[i+1]
+			i++
+			continue
+		}
+		return line, words, i, err
+	}
 }
 
 var errUnterminated = errors.New("unterminated quote")

@@ -17,6 +17,8 @@ import (
 	"github.com/m2mnet/m2m/connector/health"
 	"github.com/m2mnet/m2m/connector/ledger"
 	"github.com/m2mnet/m2m/connector/metrics"
+	"github.com/m2mnet/m2m/connector/pipeline"
+	"github.com/m2mnet/m2m/connector/tracing"
 	"github.com/m2mnet/m2m/stack"
 )
 
@@ -30,6 +32,7 @@ const (
 	slaWindow          = 5 * time.Minute
 	slaSampleEvery     = 10 * time.Second
 	startResolveBudget = 2 * time.Second
+	traceFlushBudget   = 2 * time.Second
 )
 
 type serveOptions struct {
@@ -45,6 +48,7 @@ func serveRun(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(o.stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("nodeId", cfg.NodeID)
+	slog.SetDefault(log) // libraries that log process-wide (the trace exporter's errors) log like the rest
 	started := time.Now()
 	// Bind first: a port in use is a configuration problem worth failing on before anything else starts.
 	ln, err := listen(o.bind, cfg.HealthPort, stack.HealthCheckPort, "/health and /metrics")
@@ -59,7 +63,18 @@ func serveRun(ctx context.Context, o serveOptions) error {
 	}
 	mon := health.NewMonitor(m, log, dependencies(cfg, l)...)
 	window := health.NewPacketWindow(m.Registry, slaWindow)
-	svc, err := startServices(ctx, cfg, o.bind, l, m, log)
+	tracer, err := tracing.Setup(ctx, cfg.OTLPEndpoint, "m2m-connector", version)
+	if err != nil {
+		ln.Close()
+		l.Close()
+		return err
+	}
+	var packetTracer pipeline.Tracer // nil when off: the packet path then skips tracing altogether
+	if cfg.OTLPEndpoint != "" {
+		packetTracer = tracer
+		log.Info("exporting a trace span per forwarded packet", "endpoint", chain.Redact(cfg.OTLPEndpoint))
+	}
+	svc, err := startServices(ctx, cfg, o.bind, l, m, log, packetTracer)
 	if err != nil {
 		ln.Close()
 		l.Close()
@@ -98,6 +113,11 @@ func serveRun(ctx context.Context, o serveOptions) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("health server did not close cleanly", "error", err.Error())
 	}
+	tctx, tcancel := context.WithTimeout(sctx, traceFlushBudget)
+	if err := tracer.Shutdown(tctx); err != nil {
+		log.Warn("traces not flushed", "error", err.Error())
+	}
+	tcancel()
 	stopBackground()
 	wg.Wait()
 	if err := l.Close(); err != nil {

@@ -13,10 +13,14 @@ import (
 
 // DialConfig says where a peer is and how to authenticate to it.
 type DialConfig struct {
-	URL     string // ws:// or wss://
-	Token   string
-	PeerID  string // the id the session is known by on this side
-	Session SessionConfig
+	URL   string // ws:// or wss://
+	Token string
+	// TokenFunc, when set, is called for every dial and its token is sent instead of Token. A Client that
+	// redials a restarted peer then presents a fresh token, where a fixed time-limited one (a signed
+	// identity token) would have expired and kept the link down for good.
+	TokenFunc func() string
+	PeerID    string // the id the session is known by on this side
+	Session   SessionConfig
 	// HTTPClient is used for the WebSocket handshake; nil means one whose connections coalesce writes.
 	HTTPClient *http.Client
 }
@@ -37,7 +41,11 @@ func Dial(ctx context.Context, cfg DialConfig) (*Session, error) {
 	}
 	conn.SetReadLimit(limits.MaxMessageSize)
 	first := randomID()
-	if err := authenticate(ctx, conn, first, cfg.Token, limits.AuthTimeout); err != nil {
+	token := cfg.Token
+	if cfg.TokenFunc != nil {
+		token = cfg.TokenFunc()
+	}
+	if err := authenticate(ctx, conn, first, token, limits.AuthTimeout); err != nil {
 		_ = conn.CloseNow()
 		return nil, fmt.Errorf("authenticate to peer %s at %s: %w", cfg.PeerID, cfg.URL, err)
 	}

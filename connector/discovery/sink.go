@@ -10,6 +10,9 @@ import (
 	"github.com/m2mnet/m2m/connector/routing"
 )
 
+// DefaultTokenTTL is the life of the token NodeSink mints for each dial: the handshake follows at once.
+const DefaultTokenTTL = 2 * time.Minute
+
 // RoutingNode is what NodeSink needs of a connector/node.Node.
 type RoutingNode interface {
 	AddPeer(ctx context.Context, p routing.Peer) error
@@ -26,10 +29,11 @@ type NodeSink struct {
 	// Self is this node's id (NODE_ID) and Key its identity (NODE_PRIVATE_KEY): they sign the tokens.
 	Self string
 	Key  ed25519.PrivateKey
-	// TokenTTL is the life of the token given with a dialled peer; default identity.MaxTokenTTL. The node
-	// re-dials a lost session with the token it was given, so once that expires the session stays down
-	// until the client, seeing it down for an Interval, hands the peer over again with a fresh token.
+	// TokenTTL is the life of each token sent to a dialled peer; default DefaultTokenTTL. A token is minted
+	// for every dial and used at once, so a short life only narrows what a captured token is good for.
 	TokenTTL time.Duration
+	// Now is the clock tokens are issued by; default time.Now.
+	Now func() time.Time
 	// CreditLimit is the ledger credit limit of a discovered peer's account.
 	CreditLimit uint64
 	// Static reports the node ids of the peers file; discovery never replaces or removes those.
@@ -43,15 +47,22 @@ func (s *NodeSink) AddPeer(ctx context.Context, p Peer) error {
 	}
 	ttl := s.TokenTTL
 	if ttl <= 0 {
-		ttl = identity.MaxTokenTTL
+		ttl = DefaultTokenTTL
 	}
+	now := s.Now
+	if now == nil {
+		now = time.Now
+	}
+	// No shared authToken: the peer proves itself with a token signed by its key (checked by the
+	// Authenticator), and this node mints one for every dial, so a reconnect never presents an expired one.
 	rp := routing.Peer{
 		ID: p.NodeID, ILPPrefix: p.ILPAddress, Relation: routing.RelationPeer, CreditLimit: s.CreditLimit,
-		// The routing table wants a token for every peer; for one that dials us it is never sent.
-		AuthToken: identity.NewToken(s.Key, s.Self, p.NodeID, ttl),
+		PublicKey: identity.EncodePublicKey(p.PublicKey),
 	}
 	if s.Self < p.NodeID {
 		rp.BTPURL = p.BTPEndpoint
+		self, key, audience := s.Self, s.Key, p.NodeID
+		rp.DialToken = func() string { return identity.NewTokenAt(key, self, audience, now(), ttl) }
 	}
 	return s.Node.AddPeer(ctx, rp)
 }

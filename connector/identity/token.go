@@ -44,10 +44,11 @@ type tokenClaims struct {
 // NewToken makes the BTP auth_token that node nodeID presents when it connects to audienceNodeID:
 // "m2m1.<claims>.<signature>", base64url without padding, valid for ttl (at most MaxTokenTTL).
 func NewToken(key ed25519.PrivateKey, nodeID, audienceNodeID string, ttl time.Duration) string {
-	return newTokenAt(key, nodeID, audienceNodeID, time.Now(), ttl)
+	return NewTokenAt(key, nodeID, audienceNodeID, time.Now(), ttl)
 }
 
-func newTokenAt(key ed25519.PrivateKey, nodeID, audience string, now time.Time, ttl time.Duration) string {
+// NewTokenAt is NewToken issued at now instead of the current time (for a node with its own clock).
+func NewTokenAt(key ed25519.PrivateKey, nodeID, audience string, now time.Time, ttl time.Duration) string {
 	ttl = min(ttl, MaxTokenTTL)
 	claims, _ := json.Marshal(tokenClaims{Issuer: nodeID, Audience: audience, IssuedAt: now.UnixMilli(), Expires: now.Add(ttl).UnixMilli()})
 	payload := tokenVersion + "." + base64.RawURLEncoding.EncodeToString(claims)

@@ -15,9 +15,9 @@ func TestVerifyToken(t *testing.T) {
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	registry := StaticKeys(map[string]ed25519.PublicKey{"alice": alice.Public().(ed25519.PublicKey)})
 
-	tampered := newTokenAt(alice, "alice", "bob", now, time.Minute)
+	tampered := NewTokenAt(alice, "alice", "bob", now, time.Minute)
 	parts := strings.Split(tampered, ".")
-	other := strings.Split(newTokenAt(alice, "alice", "carol", now, time.Minute), ".")
+	other := strings.Split(NewTokenAt(alice, "alice", "carol", now, time.Minute), ".")
 	tampered = parts[0] + "." + other[1] + "." + parts[2] // claims of one token, signature of another
 
 	tests := []struct {
@@ -26,14 +26,14 @@ func TestVerifyToken(t *testing.T) {
 		now   time.Time
 		want  error
 	}{
-		{"valid", newTokenAt(alice, "alice", "bob", now, time.Minute), now.Add(30 * time.Second), nil},
-		{"valid within clock skew of expiry", newTokenAt(alice, "alice", "bob", now, time.Minute), now.Add(time.Minute + ClockSkew - time.Millisecond), nil},
-		{"expired", newTokenAt(alice, "alice", "bob", now, time.Minute), now.Add(time.Minute + ClockSkew), ErrTokenExpired},
-		{"wrong audience", newTokenAt(alice, "alice", "carol", now, time.Minute), now, ErrWrongAudience},
-		{"wrong key", newTokenAt(mallory, "alice", "bob", now, time.Minute), now, ErrBadSignature},
-		{"unknown node", newTokenAt(mallory, "mallory", "bob", now, time.Minute), now, ErrUnknownNode},
+		{"valid", NewTokenAt(alice, "alice", "bob", now, time.Minute), now.Add(30 * time.Second), nil},
+		{"valid within clock skew of expiry", NewTokenAt(alice, "alice", "bob", now, time.Minute), now.Add(time.Minute + ClockSkew - time.Millisecond), nil},
+		{"expired", NewTokenAt(alice, "alice", "bob", now, time.Minute), now.Add(time.Minute + ClockSkew), ErrTokenExpired},
+		{"wrong audience", NewTokenAt(alice, "alice", "carol", now, time.Minute), now, ErrWrongAudience},
+		{"wrong key", NewTokenAt(mallory, "alice", "bob", now, time.Minute), now, ErrBadSignature},
+		{"unknown node", NewTokenAt(mallory, "mallory", "bob", now, time.Minute), now, ErrUnknownNode},
 		{"claims swapped under a signature", tampered, now, ErrBadSignature},
-		{"issued in the future", newTokenAt(alice, "alice", "bob", now.Add(time.Hour), time.Minute), now, ErrTokenNotYet},
+		{"issued in the future", NewTokenAt(alice, "alice", "bob", now.Add(time.Hour), time.Minute), now, ErrTokenNotYet},
 		{"not a token", "hello", now, ErrMalformedToken},
 		{"oversized", strings.Repeat("a", 5000), now, ErrMalformedToken},
 	}

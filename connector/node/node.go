@@ -29,7 +29,8 @@ type Config struct {
 	// Peers are the static peers (from PEERS_FILE), added by Start.
 	Peers []routing.Peer
 	// Authenticate replaces the default check of BTP auth tokens against the peers' authToken (for
-	// discovery's signed tokens). The peer id it returns must be in the routing table (AddPeer) to send.
+	// discovery's signed tokens; give it CheckSharedToken as the fallback for the peers file's tokens).
+	// The peer id it returns must be in the routing table (AddPeer) to send.
 	Authenticate func(ctx context.Context, token string) (peerID string, err error)
 	BTP          btp.Limits
 	Backoff      btp.Backoff
@@ -98,7 +99,7 @@ func New(cfg Config, l ledger.Ledger, m *metrics.Metrics, log *slog.Logger) (*No
 	n.pipe = pipeline.New(pc, n.routes, l, n, m, log)
 	auth := cfg.Authenticate
 	if auth == nil {
-		auth = n.routes.Authenticate
+		auth = n.CheckSharedToken
 	}
 	n.server = btp.NewServer(btp.ServerConfig{Authenticate: auth, OnSession: n.track, Session: n.sessionConfig()})
 	n.updateGauge()
@@ -118,6 +119,13 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// CheckSharedToken is the node's own check of a BTP auth token: it returns the peer whose authToken (from
+// the peers file, or given to AddPeer) equals token, and routing.ErrUnknownToken for any other token.
+// It is the default Authenticate, and the fallback to give discovery's Authenticator.
+func (n *Node) CheckSharedToken(ctx context.Context, token string) (peerID string, err error) {
+	return n.routes.Authenticate(ctx, token)
 }
 
 // Address is the node's ILP address.
@@ -147,6 +155,9 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 func (n *Node) AddPeer(ctx context.Context, p routing.Peer) error {
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("add peer: %w", err)
+	}
+	if p.BTPURL != "" && p.Relation != routing.RelationChild && p.AuthToken == "" && p.DialToken == nil {
+		return fmt.Errorf("add peer %s: it has a btpUrl but no authToken to dial with; set authToken, or NODE_PRIVATE_KEY so that signed tokens are sent", p.ID)
 	}
 	if err := n.ledger.EnsureAccount(ctx, p.ID, p.CreditLimit); err != nil {
 		return fmt.Errorf("add peer %s: ledger account: %w", p.ID, err)
@@ -213,7 +224,8 @@ func (n *Node) startClientLocked(p routing.Peer) {
 	ctx, cancel := context.WithCancel(n.ctx)
 	n.clients[p.ID] = cancel
 	c := &btp.Client{
-		Dial:      btp.DialConfig{URL: p.BTPURL, Token: p.AuthToken, PeerID: p.ID, Session: n.sessionConfig()},
+		// With a DialToken every redial mints a fresh token: a signed one given once would expire.
+		Dial:      btp.DialConfig{URL: p.BTPURL, Token: p.AuthToken, TokenFunc: p.DialToken, PeerID: p.ID, Session: n.sessionConfig()},
 		Backoff:   n.cfg.Backoff,
 		OnSession: n.track,
 	}

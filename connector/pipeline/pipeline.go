@@ -43,6 +43,15 @@ type Config struct {
 	RateBurst int
 	// LedgerTimeout bounds the post or void after the answer, which no longer has the packet's deadline.
 	LedgerTimeout time.Duration
+	// Tracer, when set, records a span per forwarded packet (connector/tracing.Tracer). Leave it nil when
+	// tracing is off: the hot path then does not even make the call.
+	Tracer Tracer
+}
+
+// Tracer starts the span of a packet from peer to destination and returns the context to forward it with
+// and the func that ends the span with the answer's code ("" for a fulfill).
+type Tracer interface {
+	StartPacket(ctx context.Context, peer, destination string) (context.Context, func(code string))
 }
 
 // Pipeline handles Prepares from peers. It is a btp.Handler.
@@ -134,6 +143,17 @@ func (p *Pipeline) process(ctx context.Context, pk *packet) ([]byte, ilp.Code) {
 	if j := p.route(pk); j != nil {
 		return p.reject(pk, j)
 	}
+	if p.cfg.Tracer == nil {
+		return p.deliver(ctx, pk)
+	}
+	ctx, end := p.cfg.Tracer.StartPacket(ctx, pk.from, pk.prepare.Destination)
+	resp, code := p.deliver(ctx, pk)
+	end(string(code))
+	return resp, code
+}
+
+// deliver books, forwards and settles a routed packet.
+func (p *Pipeline) deliver(ctx context.Context, pk *packet) ([]byte, ilp.Code) {
 	// One deadline, the outgoing expiry, bounds the ledger hold, the wait for the next hop and, when it leaves
 	// time enough, the post or void. It does not end with the sender's session: booking must complete anyway.
 	hopCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), pk.outExp)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 
+	"github.com/m2mnet/m2m/connector/identity"
 	"github.com/m2mnet/m2m/connector/ilp"
 )
 
@@ -28,6 +29,12 @@ type Peer struct {
 	Relation        Relation `yaml:"relation"`
 	MaxPacketAmount uint64   `yaml:"maxPacketAmount"` // 0 = no limit
 	CreditLimit     uint64   `yaml:"creditLimit"`
+	// PublicKey is the peer's ed25519 node key (standard base64). With it the peer may authenticate with
+	// a signed identity token instead of authToken, and authToken may be left empty.
+	PublicKey string `yaml:"publicKey"`
+	// DialToken, when set, makes the token sent for every dial to this peer instead of AuthToken, so that a
+	// reconnect presents a fresh signed token (discovered peers, and static peers given by publicKey only).
+	DialToken func() string `yaml:"-"`
 }
 
 // String describes the peer without its token.
@@ -63,8 +70,13 @@ func (p Peer) Validate() error {
 			return fmt.Errorf("peer %s: btpUrl must not carry credentials; put the token in authToken", p.ID)
 		}
 	}
-	if p.AuthToken == "" {
-		return fmt.Errorf("peer %s: authToken is empty; set a long random token shared with the peer", p.ID)
+	if p.PublicKey != "" {
+		if _, err := identity.ParsePublicKey(p.PublicKey); err != nil {
+			return fmt.Errorf("peer %s: publicKey: %w", p.ID, err)
+		}
+	}
+	if p.AuthToken == "" && p.PublicKey == "" {
+		return fmt.Errorf("peer %s: authToken is empty; set a long random token shared with the peer, or the peer's publicKey", p.ID)
 	}
 	return nil
 }

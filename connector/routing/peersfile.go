@@ -20,6 +20,7 @@ import (
 //	    relation: peer
 //	    maxPacketAmount: 1000000
 //	    creditLimit: 5000000
+//	    publicKey: <base64 ed25519>   # optional: the peer may then authenticate with a signed token
 type peersFile struct {
 	Peers []yaml.Node `yaml:"peers"`
 }
@@ -46,7 +47,7 @@ func ParsePeers(name string, data []byte) ([]Peer, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("%s: %v; the file is a mapping with a peers: list whose items have id, btpUrl, authToken, ilpPrefix, relation, maxPacketAmount, creditLimit", name, err)
+		return nil, fmt.Errorf("%s: %v; the file is a mapping with a peers: list whose items have id, btpUrl, authToken, ilpPrefix, relation, maxPacketAmount, creditLimit, publicKey", name, err)
 	}
 	var nodes peersFile
 	if err := yaml.Unmarshal(data, &nodes); err != nil || len(nodes.Peers) != len(typed.Peers) {
@@ -63,7 +64,7 @@ func ParsePeers(name string, data []byte) ([]Peer, error) {
 		if first, dup := ids[p.ID]; dup {
 			return nil, fmt.Errorf("%s:%d: peer id %q is already used on line %d; ids must be unique", name, line, p.ID, first)
 		}
-		if other, dup := tokens[p.AuthToken]; dup {
+		if other, dup := tokens[p.AuthToken]; dup && p.AuthToken != "" {
 			return nil, fmt.Errorf("%s:%d: peer %s has the same authToken as peer %s; give each peer its own token", name, line, p.ID, other)
 		}
 		if other, dup := prefixes[p.ILPPrefix]; dup && p.ILPPrefix != "" {

@@ -57,7 +57,7 @@ func (t *Table) Add(p Peer) error {
 	if other, ok := old.routes[prefix]; ok && prefix != "" && other != p.ID {
 		return fmt.Errorf("peer %s: prefix %q already routes to peer %s; remove that peer first or pick another prefix", p.ID, prefix, other)
 	}
-	if other, ok := old.tokens[sha256.Sum256([]byte(p.AuthToken))]; ok && other != p.ID {
+	if other, ok := old.tokens[sha256.Sum256([]byte(p.AuthToken))]; ok && other != p.ID && p.AuthToken != "" {
 		return fmt.Errorf("peer %s: authToken is already used by peer %s; give each peer its own token", p.ID, other)
 	}
 	peers := make([]Peer, 0, len(old.peers)+1)
@@ -98,7 +98,9 @@ func (t *Table) build(peers []Peer) *snapshot {
 	}
 	for _, p := range peers {
 		s.peers[p.ID] = p
-		s.tokens[sha256.Sum256([]byte(p.AuthToken))] = p.ID
+		if p.AuthToken != "" { // a peer known by its public key only has no shared token
+			s.tokens[sha256.Sum256([]byte(p.AuthToken))] = p.ID
+		}
 		if prefix := t.Prefix(p); prefix != "" {
 			s.routes[prefix] = p.ID
 		} else if p.Relation == RelationParent && s.fallback == "" {

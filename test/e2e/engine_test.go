@@ -94,21 +94,36 @@ func (p *project) volumes() map[string]bool {
 // hostAddr is where the host reaches port ("8080/tcp") of service, as Docker published it.
 func (p *project) hostAddr(service, port string) string {
 	p.t.Helper()
-	c := p.container(service)
-	for k, bindings := range c.Ports {
-		if k.String() != port {
-			continue
-		}
-		for _, b := range bindings {
-			ip := "127.0.0.1"
-			if b.HostIP.IsValid() && !b.HostIP.IsUnspecified() {
-				ip = b.HostIP.String()
+	addr, err := p.lookupAddr(service, port)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return addr
+}
+
+// lookupAddr is hostAddr for polling: an error rather than a failed test while a container restarts.
+func (p *project) lookupAddr(service, port string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	obs, err := p.observe(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range obs.Containers[service] {
+		for k, bindings := range c.Ports {
+			if k.String() != port {
+				continue
 			}
-			return ip + ":" + b.HostPort
+			for _, b := range bindings {
+				ip := "127.0.0.1"
+				if b.HostIP.IsValid() && !b.HostIP.IsUnspecified() {
+					ip = b.HostIP.String()
+				}
+				return ip + ":" + b.HostPort, nil
+			}
 		}
 	}
-	p.t.Fatalf("service %s publishes no host port for %s: %v", service, port, c.Ports)
-	return ""
+	return "", fmt.Errorf("service %s of project %s publishes no host port for %s now", service, p.name, port)
 }
 
 func (p *project) volumeName(key string) string { return p.name + "_" + key }

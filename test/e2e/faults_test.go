@@ -20,7 +20,14 @@ func TestFaultKilledConnectorAndStoppedLedgerRecover(t *testing.T) {
 	p := newProject(t, projectOptions{})
 	p.up()
 	p.requireHealthy(running...)
-	ready := "http://" + p.hostAddr(stack.ServiceConnector, "8080/tcp") + "/health/ready"
+	// With HEALTH_CHECK_PORT=0 Docker picks a new host port each time the container starts: ask every time.
+	ready := func() error {
+		addr, err := p.lookupAddr(stack.ServiceConnector, "8080/tcp")
+		if err != nil {
+			return err
+		}
+		return wantStatus("http://"+addr+"/health/ready", 200)()
+	}
 
 	// kill -9: the engine sees a crash, not a stop, so unless-stopped restarts the same container.
 	before := p.container(stack.ServiceConnector)
@@ -33,7 +40,7 @@ func TestFaultKilledConnectorAndStoppedLedgerRecover(t *testing.T) {
 		if c.Health != "healthy" {
 			return fmt.Errorf("connector health %q", c.Health)
 		}
-		return wantStatus(ready, 200)()
+		return ready()
 	})
 	rep := p.requireHealthy(running...)
 	row := rep.service(t, stack.ServiceConnector)
@@ -58,12 +65,13 @@ func TestFaultKilledConnectorAndStoppedLedgerRecover(t *testing.T) {
 		}
 		return nil
 	})
+	readyURL := "http://" + p.hostAddr(stack.ServiceConnector, "8080/tcp") + "/health/ready"
 	t.Run("connector not ready while TigerBeetle is down", func(t *testing.T) {
 		if !env.images.RealTigerBeetle {
 			t.Skipf("needs a real TigerBeetle (set %s): the stand-in speaks no TigerBeetle protocol, so the connector "+
 				"runs LEDGER=memory and cannot notice the ledger stopping", envTigerBeetleImage)
 		}
-		eventually(t, 30*time.Second, "connector /health/ready answers 503", wantStatus(ready, 503))
+		eventually(t, 30*time.Second, "connector /health/ready answers 503", wantStatus(readyURL, 503))
 	})
 	if _, err := env.cli.ContainerStart(ctx, tb.ID, client.ContainerStartOptions{}); err != nil {
 		t.Fatalf("start tigerbeetle again: %v", err)
@@ -72,7 +80,7 @@ func TestFaultKilledConnectorAndStoppedLedgerRecover(t *testing.T) {
 		if rep, code := p.status(); code != 0 || !rep.Healthy {
 			return fmt.Errorf("status exit %d healthy=%v: %+v", code, rep.Healthy, rep.Services)
 		}
-		return wantStatus(ready, 200)()
+		return ready()
 	})
 	after := p.container(stack.ServiceConnector)
 	if after.ID != conn.ID || after.Restarts != conn.Restarts || !after.StartedAt.Equal(conn.StartedAt) {

@@ -109,13 +109,16 @@ type result struct {
 // ctl runs m2mctl with args (and -p/--env-file for the deploy commands), bounded by timeout.
 func (p *project) ctl(timeout time.Duration, args ...string) result {
 	p.t.Helper()
-	if len(args) > 0 && args[0] != "init" {
-		args = append(args, "-p", p.name, "--env-file", p.envFile)
-		if args[0] == "up" || args[0] == "plan" {
-			for _, prof := range p.profiles {
-				args = append(args, "--profile", prof)
-			}
+	switch args[0] {
+	case "config":
+		args = append(args, "--env-file", p.envFile)
+	case "up", "plan":
+		for _, prof := range p.profiles {
+			args = append(args, "--profile", prof)
 		}
+		fallthrough
+	case "status", "logs", "down":
+		args = append(args, "-p", p.name, "--env-file", p.envFile)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -131,7 +134,9 @@ func (p *project) ctl(timeout time.Duration, args ...string) result {
 		r.code = -1
 		r.stderr += "\n" + err.Error()
 	}
-	p.t.Logf("m2mctl %s → exit %d in %s", args[0], r.code, time.Since(start).Round(100*time.Millisecond))
+	if args[0] != "status" { // status is polled; its outcome shows in the failure that matters
+		p.t.Logf("m2mctl %s → exit %d in %s", args[0], r.code, time.Since(start).Round(100*time.Millisecond))
+	}
 	return r
 }
 

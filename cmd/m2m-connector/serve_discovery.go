@@ -1,0 +1,44 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"log/slog"
+
+	"github.com/m2mnet/m2m/connector/config"
+	"github.com/m2mnet/m2m/connector/discovery"
+	"github.com/m2mnet/m2m/connector/metrics"
+)
+
+// newDiscoveryClient builds the client that announces this node (PEER_ANNOUNCE_ADDRESS, signed with
+// NODE_PRIVATE_KEY) to PEER_DISCOVERY_ENDPOINTS every PEER_DISCOVERY_INTERVAL and hands the nodes it finds
+// to sink. A registry that cannot be reached is logged once per outage and never stops the node.
+func newDiscoveryClient(cfg config.Config, key ed25519.PrivateKey, sink discovery.PeerSink, m *metrics.Metrics, log *slog.Logger) (*discovery.Client, error) {
+	interval := cfg.Discovery.Interval
+	if interval <= 0 {
+		interval = discovery.DefaultInterval
+	}
+	c, err := discovery.NewClient(discovery.ClientConfig{
+		Endpoints: cfg.Discovery.Endpoints,
+		Self: discovery.PeerInfo{NodeID: cfg.NodeID, BTPEndpoint: cfg.Discovery.AnnounceAddress, ILPAddress: cfg.ILPAddress,
+			Capabilities: capabilities(cfg), Version: version},
+		Key: key, Sink: sink, Interval: interval, Metrics: m, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("peer discovery enabled", "registries", len(cfg.Discovery.Endpoints), "announce", cfg.Discovery.AnnounceAddress,
+		"ilpAddress", cfg.ILPAddress, "interval", interval.String())
+	return c, nil
+}
+
+// capabilities are the settlement capabilities announced, from SETTLEMENT_PREFERENCE.
+func capabilities(cfg config.Config) []string {
+	caps := []string{}
+	if cfg.SettleEVM {
+		caps = append(caps, "evm-settlement")
+	}
+	if cfg.SettleXRP {
+		caps = append(caps, "xrp-settlement")
+	}
+	return caps
+}
