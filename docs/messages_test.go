@@ -65,7 +65,8 @@ func TestPrintableTellsQuotedFromMisquoted(t *testing.T) {
 		{"pull m2m/connector:0.1.0 failed: …; check the registry", true},
 		{"pull m2m/connector:0.1.0 failed: …", true},
 		{"service tigerbeetle exited with status 137", false},
-		{"service tigerbeetle died", false},
+		{"tigerbeetle exited with code 137", false},
+		{"service tigerbeetle exited with code one", false},
 		{"service tigerbeetle was killed (OOM): raise its memory limit", false},
 	}
 	for _, tt := range tests {
@@ -75,17 +76,24 @@ func TestPrintableTellsQuotedFromMisquoted(t *testing.T) {
 	}
 }
 
-// pattern is a message with holes: the literal text between format verbs or non-constant operands.
-type pattern []string // literal parts; a hole lies between each two
+// pattern is a message with holes: lits are the literal parts, and verbs[i] is the format verb of the hole
+// between lits[i] and lits[i+1] ('s' for a non-constant operand of a + chain).
+type pattern struct {
+	lits  []string
+	verbs []byte
+}
 
 var verbRE = regexp.MustCompile(`%[-+# 0]*[0-9]*(\.[0-9]+)?[a-zA-Z]`)
 
 func parsePattern(format string) pattern {
-	parts := verbRE.Split(format, -1)
-	for i := range parts {
-		parts[i] = strings.ReplaceAll(parts[i], "%%", "%")
+	var p pattern
+	for _, v := range verbRE.FindAllString(format, -1) {
+		p.verbs = append(p.verbs, v[len(v)-1])
 	}
-	return parts
+	for _, l := range verbRE.Split(format, -1) {
+		p.lits = append(p.lits, strings.ReplaceAll(l, "%%", "%"))
+	}
+	return p
 }
 
 // messagePatterns collects every string literal, and every + chain of them, in the non-test Go files of dirs.
@@ -141,43 +149,69 @@ func concat(e ast.Expr) (string, bool) {
 	return "%s", false
 }
 
-// printable reports whether msg is what one of pats prints, with each hole a value without spaces, the
-// ellipsis, or (depth permitting) a message printable itself.
+// printable reports whether msg is what one of pats prints, with each hole a value (digits for %d, no
+// spaces otherwise), the ellipsis, or (depth permitting) a message printable itself.
 func printable(msg string, pats []pattern, depth int) bool {
 	for _, p := range pats {
-		if len(strings.Join(p, "")) >= 6 && matchParts(msg, p, pats, depth) {
+		if len(strings.Join(p.lits, "")) >= 6 && matchParts(msg, p, 0, pats, depth) {
 			return true
 		}
 	}
 	return false
 }
 
-func matchParts(s string, p pattern, pats []pattern, depth int) bool {
-	if s == ellipsis { // the doc elides the rest
-		return true
+// matchParts matches s against p from its i-th literal on.
+func matchParts(s string, p pattern, i int, pats []pattern, depth int) bool {
+	lit := p.lits[i]
+	if head, ok := strings.CutSuffix(s, ellipsis); ok && strings.HasPrefix(lit, head) {
+		return true // the doc elides the rest
 	}
-	if !strings.HasPrefix(s, p[0]) {
+	if !strings.HasPrefix(s, lit) {
 		return false
 	}
-	s = s[len(p[0]):]
-	if len(p) == 1 {
+	s = s[len(lit):]
+	if i == len(p.verbs) {
 		return s == ""
 	}
-	next := p[1]
-	// The hole takes s[:k]; try each k where the next literal part begins.
+	next := p.lits[i+1]
+	// The hole takes s[:k]; try each k where the next literal part (or the ellipsis) begins.
 	for k := 1; k <= len(s); k++ {
-		if next != "" && !strings.HasPrefix(s[k:], next) && s[k:] != ellipsis {
+		rest := s[k:]
+		if !mayStart(rest, next) {
 			continue
 		}
-		if holeOK(s[:k], pats, depth) && matchParts(s[k:], p[1:], pats, depth) {
+		if !holeOK(s[:k], p.verbs[i], pats, depth) {
+			continue
+		}
+		if rest == "" && strings.HasSuffix(s, ellipsis) {
+			return true // the hole ends in the ellipsis, which stands for the rest
+		}
+		if matchParts(rest, p, i+1, pats, depth) {
 			return true
 		}
 	}
 	return false
 }
 
-func holeOK(h string, pats []pattern, depth int) bool {
-	if h == ellipsis || !strings.ContainsAny(h, " \n") {
+// mayStart reports whether rest can be the next literal part and what follows: it begins with lit, or it
+// is lit elided (a prefix of lit, then the ellipsis), or it begins with the ellipsis, or it is empty.
+func mayStart(rest, lit string) bool {
+	if rest == "" || strings.HasPrefix(rest, lit) || strings.HasPrefix(rest, ellipsis) {
+		return true
+	}
+	head, ok := strings.CutSuffix(rest, ellipsis)
+	return ok && strings.HasPrefix(lit, head)
+}
+
+var digitsRE = regexp.MustCompile(`^-?[0-9]+$`)
+
+func holeOK(h string, verb byte, pats []pattern, depth int) bool {
+	switch {
+	case h == ellipsis:
+		return true
+	case verb == 'd':
+		return digitsRE.MatchString(h)
+	case !strings.ContainsAny(h, " \n"):
 		return true
 	}
 	return depth > 0 && printable(h, pats, depth-1)
@@ -206,5 +240,5 @@ func documentedMessages(src string) []string {
 	return out
 }
 
-// codeSpanRE is the first code span: ``…`` (which may hold a backtick) or `…`.
+// codeSpanRE is the first code span: “…“ (which may hold a backtick) or `…`.
 var codeSpanRE = regexp.MustCompile("^``(.+?)``|^`([^`]+)`")

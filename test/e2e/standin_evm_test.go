@@ -20,6 +20,7 @@ import (
 // It listens on the engine's default bridge gateway, which containers on any bridge network reach.
 type evmStandin struct {
 	URL    string
+	Host   string // the host's address as containers reach it
 	srv    *http.Server
 	block  atomic.Uint64
 	failed atomic.Bool
@@ -41,7 +42,7 @@ func startEVMStandin(ctx context.Context, cli *dockerClient) (*evmStandin, error
 	if err != nil {
 		return nil, fmt.Errorf("EVM stand-in: listen on the bridge gateway %s (is the engine on this host?): %w", gw, err)
 	}
-	e := &evmStandin{URL: "http://" + ln.Addr().String()}
+	e := &evmStandin{URL: "http://" + ln.Addr().String(), Host: gw}
 	e.block.Store(1_000_000)
 	e.srv = &http.Server{Handler: http.HandlerFunc(e.serve), ReadHeaderTimeout: 5 * time.Second}
 	go e.srv.Serve(ln)
