@@ -178,41 +178,60 @@ var needEngine = map[string]bool{"plan": true, "status": true, "logs": true, "up
 
 // check runs one documented command. It returns an error when the doc is wrong, or a reason to skip.
 func (r *runner) check(c docCommand) (skip string, err error) {
-	fail := func(format string, a ...any) error { return fmt.Errorf("%s: %s", c, fmt.Sprintf(format, a...)) }
-
-	// 1. The command path and every flag must exist: cobra parses flags before it honours --help.
-	helpArgs := c.Args
-	if !hasAny(c.Args, "--help", "-h") {
-		helpArgs = append(slices.Clone(c.Args), "--help")
+	help, err := r.checkFlags(c)
+	if err != nil {
+		return "", err
 	}
-	help := r.run(r.dir, 30*time.Second, helpArgs...)
-	if help.code != 0 {
-		return "", fail("m2mctl refuses it (exit %d): %s", help.code, firstLines(help.stderr, 3))
-	}
-	sub := subcommand(c.Args)
-	if hasAny(c.Args, "--help", "-h") || (sub == "" && hasAny(c.Args, "--version", "-v")) {
+	args, ok := runnable(c.Args, help)
+	if !ok {
 		return "", nil
 	}
-
-	// 2. Run it: for real when it only reads, as a dry run when it would change the host and can.
-	args := slices.Clone(c.Args)
-	switch {
-	case readOnly[sub]:
-	case strings.Contains(help.stdout, "--dry-run"):
-		if !hasAny(args, "--dry-run") {
-			args = append(args, "--dry-run")
-		}
-	default:
-		return "", nil // changes the host, has no --dry-run: its flags were checked above
-	}
-	if needEngine[sub] && r.engineErr != nil {
+	if needEngine[subcommand(args)] && r.engineErr != nil {
 		if os.Getenv("M2M_REQUIRE_DOCKER") == "1" {
-			return "", fail("needs the Docker engine, and M2M_REQUIRE_DOCKER=1: %v", r.engineErr)
+			return "", fmt.Errorf("%s: needs the Docker engine, and M2M_REQUIRE_DOCKER=1: %v", c, r.engineErr)
 		}
 		return fmt.Sprintf("flags checked; not run, no Docker engine: %v", firstLines(r.engineErr.Error(), 1)), nil
 	}
+	return "", r.runAs(c, args)
+}
+
+// checkFlags runs the command with --help and returns the help text. Cobra parses every flag before it
+// honours --help, so an unknown flag, shorthand or command fails here, even for a command that must not run.
+func (r *runner) checkFlags(c docCommand) (string, error) {
+	args := c.Args
+	if !hasAny(args, "--help", "-h") {
+		args = append(slices.Clone(args), "--help")
+	}
+	res := r.run(r.dir, 30*time.Second, args...)
+	if res.code != 0 {
+		return "", fmt.Errorf("%s: m2mctl refuses it (exit %d): %s", c, res.code, firstLines(res.stderr, 3))
+	}
+	return res.stdout, nil
+}
+
+// runnable returns how a command may run here: as written when it only reads, with --dry-run when it would
+// change the host and has that flag. ok is false when the --help check is all it gets.
+func runnable(args []string, help string) (_ []string, ok bool) {
+	sub := subcommand(args)
+	switch {
+	case hasAny(args, "--help", "-h") || (sub == "" && hasAny(args, "--version", "-v")):
+		return nil, false // the --help check ran it already
+	case readOnly[sub]:
+		return args, true
+	case strings.Contains(help, "--dry-run"):
+		if hasAny(args, "--dry-run") {
+			return args, true
+		}
+		return append(slices.Clone(args), "--dry-run"), true
+	}
+	return nil, false
+}
+
+// runAs runs args in the directory with the .env. A usage error fails; so does any error of a command that
+// does not read the engine. Exit 1 from one that does reports the engine's state (no stack here), not the doc.
+func (r *runner) runAs(c docCommand, args []string) error {
 	if err := r.prepareEnvFile(args); err != nil {
-		return "", fail("%v", err)
+		return fmt.Errorf("%s: %v", c, err)
 	}
 	follows := hasAny(args, "-f", "--follow", "-w", "--watch")
 	timeout := 60 * time.Second
@@ -222,16 +241,14 @@ func (r *runner) check(c docCommand) (skip string, err error) {
 	res := r.run(r.dir, timeout, args...)
 	switch {
 	case res.timedOut && follows:
-		return "", nil
 	case res.timedOut:
-		return "", fail("did not finish within %s", timeout)
+		return fmt.Errorf("%s: did not finish within %s", c, timeout)
 	case res.code == 2 || strings.Contains(res.stderr, "unknown command"): // cobra's NoArgs error exits 1
-		return "", fail("m2mctl %s exited 2 (usage): %s", strings.Join(args, " "), firstLines(res.stderr, 3))
-	case res.code != 0 && !needEngine[sub]:
-		return "", fail("exited %d: %s", res.code, firstLines(res.stderr, 3))
+		return fmt.Errorf("%s: `m2mctl %s` refuses it (exit %d): %s", c, strings.Join(args, " "), res.code, firstLines(res.stderr, 3))
+	case res.code != 0 && !needEngine[subcommand(args)]:
+		return fmt.Errorf("%s: exited %d: %s", c, res.code, firstLines(res.stderr, 3))
 	}
-	// Exit 1 from a command that reads the engine reports the engine's state (no stack here), not the doc.
-	return "", nil
+	return nil
 }
 
 // prepareEnvFile puts the test's .env where a command's --env-file points, if it is another relative path.

@@ -40,6 +40,13 @@ const (
 	containerDiscoveryPort = 9000
 )
 
+// ConfigDir, next to the .env, holds the operator's files for the connector (the peers file); the connector
+// sees it read-only at ContainerConfigDir.
+const (
+	ConfigDir          = "config"
+	ContainerConfigDir = "/etc/m2m"
+)
+
 // DataFile is the TigerBeetle data file inside the tigerbeetle-data volume.
 const DataFile = "/data/0_0.tigerbeetle"
 
@@ -114,9 +121,10 @@ func volume(source, target string, readOnly bool) types.ServiceVolumeConfig {
 	return types.ServiceVolumeConfig{Type: types.VolumeTypeVolume, Source: source, Target: target, ReadOnly: readOnly}
 }
 
-func bind(source, target string) types.ServiceVolumeConfig {
+// bind mounts a host directory read-only; create makes it (empty) when it is missing.
+func bind(source, target string, create bool) types.ServiceVolumeConfig {
 	return types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: source, Target: target, ReadOnly: true,
-		Bind: &types.ServiceVolumeBind{CreateHostPath: false}}
+		Bind: &types.ServiceVolumeBind{CreateHostPath: types.OptOut(create)}}
 }
 
 // port publishes container port target on the host port named by setting, on hostIP ("" = all interfaces).
@@ -185,7 +193,11 @@ func connectorService() types.ServiceConfig {
 		port(HealthCheckPort, ContainerHealthPort, "127.0.0.1"),
 	}
 	s.Labels = portLabels(fmt.Sprintf("%d=%s", ContainerBTPPort, BTPPort), fmt.Sprintf("%d=%s", ContainerHealthPort, HealthCheckPort))
-	s.Volumes = []types.ServiceVolumeConfig{volume(VolumeConnector, "/data", false), volume(VolumeLogs, "/logs", false)}
+	s.Volumes = []types.ServiceVolumeConfig{
+		volume(VolumeConnector, "/data", false), volume(VolumeLogs, "/logs", false),
+		// The operator's own files (the peers file) live in ./config next to the .env.
+		bind("./"+ConfigDir, ContainerConfigDir, true),
+	}
 	s.User = "1001:1001"
 	s.ReadOnly = true
 	s.Tmpfs = types.StringList{"/tmp"}
@@ -210,7 +222,7 @@ func prometheusService() types.ServiceConfig {
 		"--storage.tsdb.retention.time=15d", "--web.enable-lifecycle",
 	}
 	s.Volumes = []types.ServiceVolumeConfig{
-		bind("./templates/prometheus", "/etc/prometheus"),
+		bind("./templates/prometheus", "/etc/prometheus", false),
 		volume(VolumePrometheus, "/prometheus", false),
 	}
 	s.Ports = []types.ServicePortConfig{port(PrometheusPort, containerPromPort, "127.0.0.1")}
@@ -235,8 +247,8 @@ func grafanaService() types.ServiceConfig {
 		"GF_SECURITY_ADMIN_USER": &user, "GF_SECURITY_ADMIN_PASSWORD": &password, "GF_USERS_ALLOW_SIGN_UP": &signup,
 	}
 	s.Volumes = []types.ServiceVolumeConfig{
-		bind("./templates/grafana/provisioning", "/etc/grafana/provisioning"),
-		bind("./templates/grafana/dashboards", "/var/lib/grafana/dashboards"),
+		bind("./templates/grafana/provisioning", "/etc/grafana/provisioning", false),
+		bind("./templates/grafana/dashboards", "/var/lib/grafana/dashboards", false),
 		volume(VolumeGrafana, "/var/lib/grafana", false),
 	}
 	s.Ports = []types.ServicePortConfig{port(GrafanaPort, containerGrafanaPort, "127.0.0.1")}

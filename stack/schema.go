@@ -154,8 +154,8 @@ func Schema() []Setting {
 			Validate: validPort},
 		{Name: HealthCheckPort, Group: GroupNetwork, Doc: "Host port (127.0.0.1) of the connector's /health and /metrics; 0 lets Docker pick.",
 			Default: "8080", Validate: validPort},
-		{Name: PeersFile, Group: GroupNetwork, Doc: "Path inside the connector of a YAML file of static peers; empty for none.",
-			Example: "/data/peers.yaml", Services: connectorOnly},
+		{Name: PeersFile, Group: GroupNetwork, Doc: "Static peers file as the connector sees it: put it in ./config next to the .env, which is /etc/m2m inside; empty for none.",
+			Example: "/etc/m2m/peers.yaml", Services: connectorOnly},
 
 		{Name: Ledger, Group: GroupLedger, Doc: "Where balances are kept: tigerbeetle, or memory (development only, lost on restart).",
 			Default: "tigerbeetle", Choices: []string{"tigerbeetle", "memory"}, Services: connectorOnly},

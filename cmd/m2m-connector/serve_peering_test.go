@@ -8,10 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +51,7 @@ func newPeeringNode(t *testing.T, id, child string) *peeringNode {
 		child: child, childToken: "tok-" + child + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 }
 
-func (n *peeringNode) start(t *testing.T, bin, rpcURL, registry string) {
+func (n *peeringNode) start(t *testing.T, bin, rpcURL, registry string, extraEnv ...string) {
 	t.Helper()
 	peersFile := filepath.Join(t.TempDir(), "peers.yaml")
 	doc := fmt.Sprintf("peers:\n  - id: %s\n    authToken: %s\n    relation: child\n    creditLimit: 1000000\n", n.child, n.childToken)
@@ -60,7 +62,7 @@ func (n *peeringNode) start(t *testing.T, bin, rpcURL, registry string) {
 	env := append(devEnviron(rpcURL), "NODE_ID="+n.id, "NODE_PRIVATE_KEY="+n.nodeKey, "BTP_PORT="+port, "PEERS_FILE="+peersFile,
 		"PEER_DISCOVERY_ENABLED=true", "PEER_DISCOVERY_ENDPOINTS="+registry, "PEER_ANNOUNCE_ADDRESS="+n.btpURL,
 		"PEER_DISCOVERY_INTERVAL=1s", "LOG_LEVEL=info")
-	n.proc = startConnector(t, bin, env)
+	n.proc = startConnector(t, bin, append(env, extraEnv...))
 }
 
 type healthPeers struct {
@@ -76,10 +78,20 @@ func TestTwoConnectorsFindEachOtherThroughTheRegistryAndForwardAPayment(t *testi
 	registry, stopRegistry := startDiscoveryProcess(t, bin, t.TempDir())
 	defer stopRegistry()
 	rpc := standinEVMNode(t).URL
+	// A stand-in OTLP/HTTP collector: it counts the trace exports each connector posts.
+	var mu sync.Mutex
+	exports := map[string]int{}
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		exports[r.URL.Path+" "+r.Header.Get("Content-Type")]++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer collector.Close()
 
 	a := newPeeringNode(t, "node-a", "payer")
 	b := newPeeringNode(t, "node-b", "payee")
-	a.start(t, bin, rpc, registry)
+	a.start(t, bin, rpc, registry, "OTEL_EXPORTER_OTLP_ENDPOINT="+collector.URL)
 	b.start(t, bin, rpc, registry)
 	started := time.Now()
 
@@ -161,6 +173,11 @@ func TestTwoConnectorsFindEachOtherThroughTheRegistryAndForwardAPayment(t *testi
 	if list.Total != 0 {
 		t.Errorf("registry still lists %d nodes after both stopped", list.Total)
 	}
+	mu.Lock()
+	if n := exports["/v1/traces application/x-protobuf"]; n < 1 {
+		t.Errorf("A, with OTEL_EXPORTER_OTLP_ENDPOINT set, exported no traces by the time it stopped: %v", exports)
+	}
+	mu.Unlock()
 	for _, n := range []*peeringNode{a, b} {
 		out := n.proc.logs.text() + n.proc.stderr.String()
 		for what, secret := range map[string]string{"NODE_PRIVATE_KEY": n.nodeKey, "child token": n.childToken} {
@@ -201,4 +218,21 @@ func metricsHave(t *testing.T, base, line string) bool {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return strings.Contains(string(body), line+"\n")
+}
+
+func TestServeWithAnUnreachableRegistryWarnsOnceAndStaysReady(t *testing.T) {
+	bin := buildConnector(t)
+	n := newPeeringNode(t, "node-lonely", "payer")
+	n.start(t, bin, standinEVMNode(t).URL, "http://127.0.0.1:"+strconv.Itoa(freePort(t)))
+	waitStatus(t, n.proc.base+"/health/ready", http.StatusOK, 5*time.Second)
+	time.Sleep(3500 * time.Millisecond) // three more announce intervals against the dead registry
+	waitStatus(t, n.proc.base+"/health/ready", http.StatusOK, time.Second)
+	if !metricsHave(t, n.proc.base, `m2m_dependency_up{dependency="discovery"} 0`) {
+		t.Error(`/metrics lacks m2m_dependency_up{dependency="discovery"} 0`)
+	}
+	n.proc.stop(t)
+	warnings := strings.Count(n.proc.logs.text(), `"msg":"discovery registry unreachable; static peers keep working, retrying every interval"`)
+	if warnings != 1 {
+		t.Errorf("%d unreachable-registry warnings over four intervals, want 1:\n%s", warnings, n.proc.logs.text())
+	}
 }

@@ -69,10 +69,8 @@ func startServices(ctx context.Context, cfg config.Config, bind string, l ledger
 		}
 		auth = client.Authenticator(keys, shared)
 	}
-	ncfg := node.Config{Address: cfg.ILPAddress, AssetCode: assetCode, AssetScale: assetScale, Peers: peers, Authenticate: auth}
-	if tracer != nil {
-		ncfg.Pipeline.Tracer = tracer
-	}
+	ncfg := node.Config{Address: cfg.ILPAddress, AssetCode: assetCode, AssetScale: assetScale, Peers: peers, Authenticate: auth,
+		Pipeline: pipeline.Config{Tracer: tracer}}
 	if n, err = node.New(ncfg, l, m, log.With("component", "node")); err != nil {
 		return nil, err
 	}

@@ -42,7 +42,7 @@ func (c *connector) schedule(ctx context.Context, view []PeerInfo, keyFor func(s
 		if r, ok := c.cfg.Sink.(PeerRemover); ok {
 			for _, id := range removed {
 				r.RemovePeer(id)
-				c.log.Info("removed discovered peer that left the registries", "nodeId", id)
+				c.log.Info("removed discovered peer that left the registries", "peer", id)
 			}
 		}
 	}()
@@ -63,7 +63,7 @@ func (c *connector) schedule(ctx context.Context, view []PeerInfo, keyFor func(s
 			st = &peerState{peer: p}
 			c.peers[p.NodeID] = st
 		case !samePeer(st.peer, p):
-			c.log.Info("discovered peer changed; connecting again", "nodeId", p.NodeID, "btpEndpoint", p.BTPEndpoint, "ilpAddress", p.ILPAddress)
+			c.log.Info("discovered peer changed; connecting again", "peer", p.NodeID, "btpEndpoint", p.BTPEndpoint, "ilpAddress", p.ILPAddress)
 			*st = peerState{peer: p, gen: st.gen + 1, busy: st.busy, added: st.added}
 		case st.connected && checker != nil:
 			c.checkLink(st, checker, now)
@@ -97,7 +97,7 @@ func (c *connector) checkLink(st *peerState, checker PeerChecker, now time.Time)
 		return
 	}
 	if now.Sub(st.downSince) >= c.cfg.Interval {
-		c.log.Info("discovered peer has been down for an interval; handing it to the node again", "nodeId", st.peer.NodeID, "downFor", now.Sub(st.downSince))
+		c.log.Info("discovered peer has been down for an interval; handing it to the node again", "peer", st.peer.NodeID, "downFor", now.Sub(st.downSince))
 		st.connected, st.downSince = false, time.Time{}
 	}
 }
@@ -112,7 +112,7 @@ func (c *connector) connect(ctx context.Context, st *peerState, p Peer, gen int)
 		if err == nil || ctx.Err() != nil || attempt == attempts {
 			break
 		}
-		c.log.Debug("connecting to discovered peer failed; backing off", "nodeId", p.NodeID, "attempt", attempt, "err", err)
+		c.log.Debug("connecting to discovered peer failed; backing off", "peer", p.NodeID, "attempt", attempt, "err", err)
 		t := time.NewTimer(c.backoff(attempt))
 		select {
 		case <-ctx.Done():
@@ -140,10 +140,10 @@ func (c *connector) connect(ctx context.Context, st *peerState, p Peer, gen int)
 	switch {
 	case err == nil:
 		st.connected, st.added = true, true
-		c.log.Info("connected to discovered peer", "nodeId", p.NodeID, "btpEndpoint", p.BTPEndpoint)
+		c.log.Info("connected to discovered peer", "peer", p.NodeID, "btpEndpoint", p.BTPEndpoint)
 	case ctx.Err() == nil:
 		st.retryAt = c.cfg.Now().Add(c.cfg.RetryAfter)
-		c.log.Warn("giving up on discovered peer for now", "nodeId", p.NodeID, "btpEndpoint", p.BTPEndpoint,
+		c.log.Warn("giving up on discovered peer for now", "peer", p.NodeID, "btpEndpoint", p.BTPEndpoint,
 			"attempts", attempts, "retryIn", c.cfg.RetryAfter, "err", err)
 	}
 }

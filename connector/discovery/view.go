@@ -29,12 +29,12 @@ func (c *Client) merge() {
 			}
 			key, err := identity.ParsePublicKey(p.PublicKey)
 			if err != nil {
-				c.log.Debug("ignoring registry entry without a usable public key", "registry", e.display, "nodeId", p.NodeID, "err", err)
+				c.log.Debug("ignoring registry entry without a usable public key", "registry", e.display, "peer", p.NodeID, "err", err)
 				continue
 			}
 			if pinned, ok := c.pinned[p.NodeID]; ok && !pinned.Equal(key) {
 				c.log.Warn("registry reports another public key for a known node; ignoring that entry",
-					"registry", e.display, "nodeId", p.NodeID)
+					"registry", e.display, "peer", p.NodeID)
 				continue
 			}
 			c.pinned[p.NodeID] = key
@@ -45,7 +45,7 @@ func (c *Client) merge() {
 	}
 	for id := range view {
 		if _, ok := c.view[id]; !ok {
-			c.log.Info("discovered peer", "nodeId", id, "btpEndpoint", view[id].BTPEndpoint, "ilpAddress", view[id].ILPAddress)
+			c.log.Info("discovered peer", "peer", id, "btpEndpoint", view[id].BTPEndpoint, "ilpAddress", view[id].ILPAddress)
 		}
 	}
 	c.view = view
@@ -71,7 +71,7 @@ func (c *Client) noteReachability(e *endpoint, err error) {
 			if rej.status == http.StatusConflict || rej.status == http.StatusUnauthorized {
 				level = c.log.Error // someone else holds our node id, or our key is wrong: the operator must act
 			}
-			level("discovery registry refused this node's announcement", "registry", e.display, "nodeId", c.cfg.Self.NodeID, "err", rej)
+			level("discovery registry refused this node's announcement", "registry", e.display, "err", rej)
 			e.rejection = rej.Error()
 		}
 	default:
@@ -122,7 +122,7 @@ func (c *Client) deregister() {
 				c.log.Warn("could not deregister from discovery registry; the entry expires after 2×TTL", "registry", e.display, "err", err)
 				return
 			}
-			c.log.Info("deregistered from discovery registry", "registry", e.display, "nodeId", c.cfg.Self.NodeID)
+			c.log.Info("deregistered from discovery registry", "registry", e.display)
 		})
 	}
 	wg.Wait()

@@ -135,7 +135,15 @@ func TestFaultInterruptedFormatIsCompletedByNextUp(t *testing.T) {
 		t.Logf("interrupted format left %s of %d bytes", temp, size)
 	}
 
-	p.up()
+	if r := p.ctl(4*time.Minute, "up", "--pull", "never", "--wait-timeout", "3m"); r.code != 0 {
+		hint := ""
+		if strings.Contains(r.stderr, "exited with code 137") {
+			hint = "\n137 is the exit code of the run this test killed, not of this up's format: the deployer judged the " +
+				"re-started one-shot by its previous exit (deployer/tracker.go register keeps the stale exited state " +
+				"until the start event arrives)"
+		}
+		t.Fatalf("m2mctl up after an interrupted format: exit %d, want 0%s\nstderr:\n%s%s", r.code, hint, r.stderr, p.diagnose())
+	}
 	p.requireHealthy(running...)
 	if _, size, ok := p.dataFile(stack.DataFile); !ok || size == 0 {
 		t.Errorf("%s after the second up: present=%v size %d", stack.DataFile, ok, size)

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/network"
+
 	"github.com/m2mnet/m2m/stack"
 )
 
@@ -30,6 +32,19 @@ func TestNewcomerUpDownUpKeepsTheLedger(t *testing.T) {
 		t.Errorf("m2mctl status shows nothing of the connector's /health: %+v", rep.Connector)
 	} else if d := rep.Connector.Dependencies["tigerbeetle"]; d.Status != "up" {
 		t.Errorf("connector reports its ledger dependency %q, want up", d.Status)
+	}
+	// Only BTP is public; health, Prometheus and Grafana publish on the loopback interface.
+	for _, s := range []struct{ service, port string }{{stack.ServiceConnector, "8080/tcp"}, {stack.ServicePrometheus, "9090/tcp"},
+		{stack.ServiceGrafana, "3000/tcp"}} {
+		bindings := p.container(s.service).Ports[network.MustParsePort(s.port)]
+		if len(bindings) == 0 {
+			t.Errorf("%s publishes no host port for %s", s.service, s.port)
+		}
+		for _, b := range bindings {
+			if b.HostIP.String() != "127.0.0.1" {
+				t.Errorf("%s publishes %s on %s:%s, want 127.0.0.1 only", s.service, s.port, b.HostIP, b.HostPort)
+			}
+		}
 	}
 	health := "http://" + p.hostAddr(stack.ServiceConnector, "8080/tcp")
 	for _, path := range []string{"/health", "/health/live", "/health/ready"} {

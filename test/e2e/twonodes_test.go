@@ -96,17 +96,22 @@ func TestTwoNodesDiscoverEachOtherAndForwardAPacket(t *testing.T) {
 	if err != nil {
 		t.Fatalf("A answered with no ILP packet: %v (% x)", err, reply)
 	}
+	// blocked is why the packet could not be fulfilled when what is missing is a part of the product, not the test.
+	var blocked string
 	switch p := answer.(type) {
 	case *ilp.Fulfill:
 		if !ilp.Fulfills(p.Fulfillment, prepare.ExecutionCondition) {
 			t.Fatalf("the Fulfill's fulfillment %x does not hash to the condition %x", p.Fulfillment, prepare.ExecutionCondition)
 		}
 	case *ilp.Reject:
-		if p.Code == "F02" && p.TriggeredBy == "g.m2m."+b.name {
-			t.Skipf("blocked: B reached but has no receiver for its own address (F02 %q from %s): serve attaches no "+
-				"local receiver (connector/node.AttachLocal) that fulfills packets for the node's address", p.Message, p.TriggeredBy)
+		if p.Code != "F02" || p.TriggeredBy != "g.m2m."+b.name {
+			t.Fatalf("the packet for %s was rejected: %v", prepare.Destination, p)
 		}
-		t.Fatalf("the packet for %s was rejected: %v", prepare.Destination, p)
+		// A forwarded it to B over BTP; B has nothing that answers for its own address.
+		blocked = fmt.Sprintf("blocked: A forwarded the packet to B over BTP, but B rejects it (F02 %q from %s): serve attaches "+
+			"no local receiver (connector/node.AttachLocal) that fulfills packets for the node's own address", p.Message, p.TriggeredBy)
+	default:
+		t.Fatalf("A answered a Prepare with a %T", p)
 	}
 
 	for _, n := range []*project{a, b} {
@@ -121,7 +126,10 @@ func TestTwoNodesDiscoverEachOtherAndForwardAPacket(t *testing.T) {
 			}
 			return nil
 		})
-		checkExpressions(t, prom, true)
+		checkExpressions(t, prom, blocked == "")
+	}
+	if blocked != "" {
+		t.Skip(blocked)
 	}
 }
 

@@ -1,0 +1,72 @@
+package discovery
+
+import (
+	"context"
+	"crypto/ed25519"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/m2mnet/m2m/connector/btp"
+	"github.com/m2mnet/m2m/connector/identity"
+	"github.com/m2mnet/m2m/connector/ledger"
+	"github.com/m2mnet/m2m/connector/metrics"
+	"github.com/m2mnet/m2m/connector/node"
+	"github.com/m2mnet/m2m/connector/routing"
+)
+
+// serveBob runs node bob on addr, accepting alice's signed tokens by bob's clock; stop frees the port.
+func serveBob(t *testing.T, addr string, alice ed25519.PublicKey, now func() time.Time) (n *node.Node, bound string, stop func()) {
+	t.Helper()
+	keys := identity.StaticKeys(map[string]ed25519.PublicKey{"alice": alice})
+	n, err := node.New(node.Config{Address: "test.m2m.bob", Authenticate: identity.NewAuthenticator("bob", keys, now),
+		Peers: []routing.Peer{{ID: "alice", PublicKey: identity.EncodePublicKey(alice), ILPPrefix: "test.m2m.alice", Relation: routing.RelationPeer}},
+	}, ledger.NewMemory(), metrics.New("t", "t", "go"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { _ = n.Serve(context.Background(), ln); close(served) }()
+	stop = sync.OnceFunc(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = n.Close(ctx)
+		<-served
+	})
+	t.Cleanup(stop)
+	return n, ln.Addr().String(), stop
+}
+
+func TestNodeSinkPeerReconnectsToARestartedPeerLongAfterItsFirstTokenExpired(t *testing.T) {
+	clk := newClock()
+	clk.t = time.Now()
+	alice, bob := newTestNode(t, "alice"), newTestNode(t, "bob")
+	_, addrB, stopB := serveBob(t, "127.0.0.1:0", alice.pub(), clk.Now)
+
+	a, err := node.New(node.Config{Address: "test.m2m.alice", Backoff: btp.Backoff{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond}},
+		ledger.NewMemory(), metrics.New("t", "t", "go"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close(context.Background()) })
+	sink := &NodeSink{Node: a, Self: "alice", Key: alice.key, TokenTTL: time.Second, Now: clk.Now}
+	if err := sink.AddPeer(t.Context(), Peer{NodeID: "bob", BTPEndpoint: "ws://" + addrB + "/", ILPAddress: "test.m2m.bob", PublicKey: bob.pub()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "alice connected to bob", func() bool { return sink.Connected("bob") })
+
+	clk.Advance(identity.MaxTokenTTL + time.Minute)
+	stopB()
+	waitFor(t, 3*time.Second, "alice sees bob gone", func() bool { return !sink.Connected("bob") })
+	serveBob(t, addrB, alice.pub(), clk.Now)
+	// No new AddPeer: the node's own redial must present a token valid by the (advanced) clock.
+	waitFor(t, 3*time.Second, "alice reconnected to the restarted bob", func() bool { return sink.Connected("bob") })
+}
