@@ -184,7 +184,7 @@ func (d *Deployer) runService(ctx context.Context, p *types.Project, s types.Ser
 			ev(StatusSkipped, alreadyDone(s.Name, done), true)
 			return nil
 		}
-		t.register(mctx, s.Name, c)
+		t.registerStarting(s.Name, c.ID)
 		ev(StatusStarting, "", false)
 		if _, err := d.cli.ContainerStart(mctx, c.ID, client.ContainerStartOptions{}); err != nil {
 			return d.startError(p, s, err)

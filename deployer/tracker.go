@@ -134,6 +134,18 @@ func (t *tracker) register(ctx context.Context, service string, c Container) {
 	}
 }
 
+// registerStarting records a container that is about to be started. Whatever it did before — the exit code
+// of a run that was killed half-way — is not this run's outcome, so it starts as created and only events
+// from now on move it.
+func (t *tracker) registerStarting(service, id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := &svcState{id: id, state: container.StateCreated}
+	t.svc[service] = st
+	t.byID[id] = st
+	t.broadcast()
+}
+
 func (t *tracker) markDone(service string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -73,5 +73,11 @@ func New(version, commit, goVersion string) *Metrics {
 	}
 	reg.MustRegister(m.Packets, m.PacketDuration, m.Peers, m.DependencyUp, m.DependencyLatency, m.LedgerOps, m.Ready, m.BuildInfo)
 	m.BuildInfo.WithLabelValues(version, commit, goVersion).Set(1)
+	// Series that exist from the start at 0: a rate over a series born at its first packet sees no increase
+	// for that packet, and dashboards show "no data" instead of 0 on a quiet node.
+	m.Packets.WithLabelValues(ResultFulfilled, "")
+	for _, r := range []string{ResultFulfilled, ResultRejected} {
+		m.PacketDuration.WithLabelValues(r)
+	}
 	return m
 }

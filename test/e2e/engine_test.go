@@ -149,7 +149,17 @@ func (p *project) dataFile(path string) (sum string, size int64, ok bool) {
 	defer cancel()
 	c := p.helper(ctx, env.images.TigerBeetle, testcontainers.WithNoStart(),
 		testcontainers.WithMounts(testcontainers.VolumeMount(p.volumeName(stack.VolumeTigerBeetle), "/data")))
+	// Gone at once: a helper holding the volume would keep `down --volumes` from removing it.
+	defer testcontainers.TerminateContainer(c)
 	return fileSum(ctx, p.t, c.GetContainerID(), path)
+}
+
+// fileSumOf is fileSum with its own deadline.
+func fileSumOf(t *testing.T, id, path string) (string, int64, bool) {
+	t.Helper()
+	ctx, cancel := contextWithTimeout(time.Minute)
+	defer cancel()
+	return fileSum(ctx, t, id, path)
 }
 
 // fileSum is the SHA-256 and size of path in container id, read with CopyFromContainer.
@@ -192,6 +202,7 @@ func (p *project) kill9(id string) {
 		testcontainers.WithEntrypoint("/bin/sh", "-c", "kill -9 "+pid),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) { hc.PidMode = "host" }),
 		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(30*time.Second)))
+	defer testcontainers.TerminateContainer(c)
 	st, err := c.State(ctx)
 	if err != nil || st.ExitCode != 0 {
 		p.t.Fatalf("kill -9 %s (container %s) from a helper in the host PID namespace: exit %v, %v", pid, id[:12], st, err)
@@ -200,6 +211,12 @@ func (p *project) kill9(id string) {
 
 // eventually calls check until it returns nil or timeout passes; then the test fails with what and the last error.
 func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	eventuallyEvery(t, timeout, 500*time.Millisecond, what, check)
+}
+
+// eventuallyEvery is eventually with its own polling interval, for states that last only a moment.
+func eventuallyEvery(t *testing.T, timeout, every time.Duration, what string, check func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -210,7 +227,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, check func() e
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not within %s: %v", what, timeout, err)
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(every)
 	}
 }
 

@@ -9,12 +9,13 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/m2mnet/m2m/deployer"
 	"github.com/m2mnet/m2m/stack"
 )
 
 // The connector killed with SIGKILL comes back by its restart policy; TigerBeetle stopped makes the stack
 // unhealthy (and, with a real TigerBeetle, the connector not ready) until it is started again, and the connector
-// recovers without being restarted.
+// recovers without being restarted; so it does from an outage of its chain endpoint.
 func TestFaultKilledConnectorAndStoppedLedgerRecover(t *testing.T) {
 	wallTime(t)
 	p := newProject(t, projectOptions{})
@@ -82,10 +83,27 @@ func TestFaultKilledConnectorAndStoppedLedgerRecover(t *testing.T) {
 		}
 		return ready()
 	})
-	after := p.container(stack.ServiceConnector)
-	if after.ID != conn.ID || after.Restarts != conn.Restarts || !after.StartedAt.Equal(conn.StartedAt) {
-		t.Errorf("the connector was restarted to recover from the ledger outage: id %s→%s, restarts %d→%d, started %s→%s",
-			conn.ID[:12], after.ID[:12], conn.Restarts, after.Restarts, conn.StartedAt, after.StartedAt)
+	p.requireSameRun(conn, "the ledger outage")
+
+	// The readiness path on every engine, stand-in or not: the chain endpoint a node settling on EVM needs
+	// fails, /health/ready answers 503, then recovers by itself. (The EVM stand-in is shared: scenarios run
+	// one after another.)
+	env.evm.failed.Store(true)
+	t.Cleanup(func() { env.evm.failed.Store(false) })
+	eventually(t, 60*time.Second, "connector /health/ready answers 503 while its EVM endpoint fails", wantStatus(readyURL, 503))
+	env.evm.failed.Store(false)
+	eventually(t, 60*time.Second, "connector ready again once its EVM endpoint answers", wantStatus(readyURL, 200))
+	p.requireSameRun(conn, "the chain outage")
+}
+
+// requireSameRun fails when the container of before has been replaced or restarted since: recovering from what
+// must not take a restart.
+func (p *project) requireSameRun(before deployer.Container, what string) {
+	p.t.Helper()
+	after := p.container(before.Service)
+	if after.ID != before.ID || after.Restarts != before.Restarts || !after.StartedAt.Equal(before.StartedAt) {
+		p.t.Errorf("%s was restarted to recover from %s: id %s→%s, restarts %d→%d, started %s→%s", before.Service, what,
+			before.ID[:12], after.ID[:12], before.Restarts, after.Restarts, before.StartedAt, after.StartedAt)
 	}
 }
 
@@ -98,10 +116,18 @@ func TestFaultInterruptedFormatIsCompletedByNextUp(t *testing.T) {
 
 	done := make(chan result, 1)
 	go func() { done <- p.ctl(4*time.Minute, "up", "--pull", "never", "--wait-timeout", "3m") }()
+	var first result
+	received := false
+	t.Cleanup(func() { // a failed test must not leave the up logging into it after it ended
+		if !received {
+			<-done
+		}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var formatID string
-	eventually(t, 60*time.Second, "the format running with its temp file written", func() error {
+	// A real TigerBeetle formats in a moment (it ignores the stand-in's pause): poll fast.
+	eventuallyEvery(t, 60*time.Second, 50*time.Millisecond, "the format running with its temp file written", func() error {
 		obs, err := p.observe(ctx)
 		if err != nil {
 			return err
@@ -119,7 +145,7 @@ func TestFaultInterruptedFormatIsCompletedByNextUp(t *testing.T) {
 	if _, err := env.cli.ContainerKill(ctx, formatID, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
 		t.Fatalf("kill the format mid-way: %v", err)
 	}
-	first := <-done
+	first, received = <-done, true
 	if first.code == 0 {
 		t.Fatalf("m2mctl up succeeded although its format was killed mid-way:\n%s", first.stderr)
 	}

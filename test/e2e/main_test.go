@@ -15,6 +15,8 @@ import (
 
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
+
+	"github.com/m2mnet/m2m/deployer"
 )
 
 // env is what TestMain prepared for every scenario: binaries, images and the EVM stand-in.
@@ -23,6 +25,7 @@ var env *harness
 
 type harness struct {
 	root      string // the repository
+	binDir    string // holds the binaries; removed at the end
 	m2mctl    string // host binary
 	connector string // static binary, as in the image
 	cli       *dockerClient
@@ -60,11 +63,19 @@ func run(m *testing.M) int {
 
 	// testcontainers logs to stdout by default; helpers log into their test instead.
 	tclog.SetDefault(quiet{})
+	// The engine m2mctl would use (DOCKER_HOST, else the default socket) decides: testcontainers would fall back
+	// to other places to look for one.
 	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+	probe, err := deployer.Connect(cctx)
+	if err != nil {
+		ccancel()
+		return skip("no Docker engine answers (%v)", firstLine(err.Error()))
+	}
+	probe.Close()
 	cli, err := testcontainers.NewDockerClientWithOpts(cctx)
 	ccancel()
 	if err != nil {
-		return skip("no Docker engine answers (%v)", firstLine(err.Error()))
+		return skip("testcontainers cannot use the Docker engine (%v)", firstLine(err.Error()))
 	}
 	defer cli.Close()
 
@@ -72,14 +83,13 @@ func run(m *testing.M) int {
 	start := time.Now()
 	if err := h.prepare(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: setup failed: %v\n", err)
-		h.images.remove(context.Background(), cli)
+		h.close()
 		return 1
 	}
 	fmt.Printf("e2e: setup (binaries, images, stand-ins) took %s; images: %s\n", time.Since(start).Round(100*time.Millisecond), h.images)
 	env = h
 	code := m.Run()
-	h.evm.Close()
-	h.images.remove(context.Background(), cli)
+	h.close()
 	return code
 }
 
@@ -89,14 +99,16 @@ func (h *harness) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The binaries are small and the directory is removed with the OS's temp; keeping it lets a failed run be
-	// reproduced by hand.
+	h.binDir = dir
 	h.m2mctl = filepath.Join(dir, "m2mctl")
 	h.connector = filepath.Join(dir, "m2m-connector")
 	if err := h.goBuild(ctx, h.m2mctl, "./cmd/m2mctl", nil); err != nil {
 		return err
 	}
 	// The connector links TigerBeetle's C client: fully static, as deploy/build-local.sh builds it.
+	if _, err := exec.LookPath("gcc"); err != nil {
+		return fmt.Errorf("the static connector is a cgo build and needs gcc and a static libc: apt-get install gcc libc6-dev")
+	}
 	if err := h.goBuild(ctx, h.connector, "./cmd/m2m-connector",
 		[]string{"CGO_ENABLED=1", "GOOS=linux"},
 		"-tags", "netgo,osusergo", "-ldflags", "-s -w -X main.version=e2e -linkmode external -extldflags -static"); err != nil {
@@ -107,6 +119,15 @@ func (h *harness) prepare(ctx context.Context) error {
 	}
 	h.evm, err = startEVMStandin(ctx, h.cli)
 	return err
+}
+
+// close stops the stand-in and removes what prepare made.
+func (h *harness) close() {
+	h.evm.Close()
+	h.images.remove(context.Background(), h.cli)
+	if h.binDir != "" {
+		os.RemoveAll(h.binDir)
+	}
 }
 
 func (h *harness) goBuild(ctx context.Context, out, pkg string, extraEnv []string, flags ...string) error {

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -8,12 +10,6 @@ import (
 
 	"github.com/m2mnet/m2m/stack"
 )
-
-// wallTime logs how long the scenario took, teardown included; register it first so it runs last.
-func wallTime(t *testing.T) {
-	start := time.Now()
-	t.Cleanup(func() { t.Logf("wall time %s: %s", t.Name(), time.Since(start).Round(100*time.Millisecond)) })
-}
 
 // running are the services of the default stack that must be running and healthy.
 var running = []string{stack.ServiceTigerBeetle, stack.ServiceConnector, stack.ServicePrometheus, stack.ServiceGrafana}
@@ -23,6 +19,11 @@ func TestNewcomerUpDownUpKeepsTheLedger(t *testing.T) {
 	wallTime(t)
 	p := newProject(t, projectOptions{})
 	p.up()
+	for _, f := range []string{"templates/prometheus/prometheus.yml", "templates/grafana/provisioning"} {
+		if _, err := os.Stat(filepath.Join(p.dir, f)); err != nil {
+			t.Errorf("m2mctl up did not write the monitoring templates next to the .env: %v", err)
+		}
+	}
 
 	rep := p.requireHealthy(running...)
 	if f := rep.service(t, stack.ServiceFormat); !f.OK || f.State == "running" {
@@ -88,11 +89,4 @@ func TestNewcomerUpDownUpKeepsTheLedger(t *testing.T) {
 	case after != before:
 		t.Errorf("%s changed across down and up: sha256 %s before, %s after", stack.DataFile, before, after)
 	}
-}
-
-func fileSumOf(t *testing.T, id, path string) (string, int64, bool) {
-	t.Helper()
-	ctx, cancel := contextWithTimeout(time.Minute)
-	defer cancel()
-	return fileSum(ctx, t, id, path)
 }

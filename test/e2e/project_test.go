@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/m2mnet/m2m/stack"
-	"github.com/m2mnet/m2m/templates"
 )
 
 // evmAddress is a well-known EIP-55 test address: settlement needs one, nothing is ever sent to it.
@@ -29,6 +28,12 @@ type project struct {
 	profiles []string
 }
 
+// wallTime logs how long the scenario took, teardown included; register it first so it runs last.
+func wallTime(t *testing.T) {
+	start := time.Now()
+	t.Cleanup(func() { t.Logf("wall time %s: %s", t.Name(), time.Since(start).Round(100*time.Millisecond)) })
+}
+
 // projectOptions shape a project beyond the defaults every scenario shares.
 type projectOptions struct {
 	initArgs []string          // more `m2mctl init` flags
@@ -37,7 +42,7 @@ type projectOptions struct {
 }
 
 // newProject writes a .env with `m2mctl init --yes`, points it at the test's images and lets Docker pick every
-// host port; t.Cleanup takes the stack down with its volumes and sweeps whatever carries the project's label.
+// host port. Nothing else is put next to the .env: `m2mctl up` writes the monitoring templates itself. t.Cleanup takes the stack down with its volumes and sweeps whatever carries the project's label.
 func newProject(t *testing.T, o projectOptions) *project {
 	t.Helper()
 	p := &project{t: t, name: "m2me2e-" + randomHex(4), dir: t.TempDir(), profiles: o.profiles}
@@ -68,9 +73,6 @@ func newProject(t *testing.T, o projectOptions) *project {
 		settings[k] = v
 	}
 	p.set(settings)
-	if _, err := templates.Materialize(p.dir); err != nil {
-		t.Fatalf("write the monitoring templates next to the .env: %v", err)
-	}
 	return p
 }
 
