@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -148,6 +149,9 @@ func initRun(ctx context.Context, opts *initOptions) error {
 	}
 	backup, err := writeEnvFile(opts.output, stack.RenderEnv(values), opts.force, opts.now())
 	if err != nil {
+		return err
+	}
+	if err := prepareProjectDir(opts.io, filepath.Dir(opts.output)); err != nil {
 		return err
 	}
 	printNextSteps(opts, parsed, gen, backup)

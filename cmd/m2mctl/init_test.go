@@ -65,6 +65,12 @@ func loadWritten(t *testing.T, path string) stack.Values {
 	if err != nil {
 		t.Fatalf("stack.Load of the written file: %v", err)
 	}
+	// Plain `docker compose` next to the .env needs what the stack bind-mounts.
+	for _, want := range []string{"templates/prometheus/prometheus.yml", "templates/grafana/provisioning", stack.ConfigDir} {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(path), want)); err != nil {
+			t.Errorf("init did not prepare %s next to the .env: %v", want, err)
+		}
+	}
 	cluster, ok := new(big.Int).SetString(v.String(stack.TigerBeetleClusterID), 10)
 	if !ok || cluster.Sign() <= 0 || cluster.BitLen() > 128 {
 		t.Errorf("TIGERBEETLE_CLUSTER_ID is not a non-zero 128-bit decimal")

@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/m2mnet/m2m/deployer"
-	"github.com/m2mnet/m2m/templates"
 )
 
 type upOptions struct {
@@ -98,7 +96,7 @@ func upRun(ctx context.Context, opts *upOptions) error {
 		return printPlan(opts.io.Out, plan, opts.output)
 	}
 
-	if err := writeTemplates(opts.io, project.WorkingDir); err != nil {
+	if err := prepareProjectDir(opts.io, project.WorkingDir); err != nil {
 		return err
 	}
 	prog := newProgress(opts.io, opts.output)
@@ -263,30 +261,4 @@ func byteSize(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
-}
-
-// writeTemplates puts the monitoring files the stack bind-mounts (Prometheus configuration and rules, Grafana
-// provisioning and dashboards) next to the .env when they are missing, so a node needs no repository checkout.
-// Files already there are the operator's and are left alone; one that differs from this release's is noted.
-func writeTemplates(io *ioStreams, dir string) error {
-	written, err := templates.Materialize(dir)
-	if err != nil {
-		return fmt.Errorf("write the monitoring templates under %s: %w", dir, err)
-	}
-	created, differ := 0, 0
-	for _, w := range written {
-		switch {
-		case w.Created:
-			created++
-		case w.Differs:
-			differ++
-		}
-	}
-	if created > 0 {
-		fmt.Fprintf(io.ErrOut, "Wrote %d monitoring file(s) under %s.\n", created, filepath.Join(dir, "templates"))
-	}
-	if differ > 0 {
-		fmt.Fprintf(io.ErrOut, "Note: %d file(s) under %s differ from this release's; they are kept as they are.\n", differ, filepath.Join(dir, "templates"))
-	}
-	return nil
 }
