@@ -155,7 +155,7 @@ func (p *project) dataFile(path string) (sum string, size int64, ok bool) {
 }
 
 // fileSumOf is fileSum with its own deadline.
-func fileSumOf(t *testing.T, id, path string) (string, int64, bool) {
+func fileSumOf(t testing.TB, id, path string) (string, int64, bool) {
 	t.Helper()
 	ctx, cancel := contextWithTimeout(time.Minute)
 	defer cancel()
@@ -163,7 +163,7 @@ func fileSumOf(t *testing.T, id, path string) (string, int64, bool) {
 }
 
 // fileSum is the SHA-256 and size of path in container id, read with CopyFromContainer.
-func fileSum(ctx context.Context, t *testing.T, id, path string) (string, int64, bool) {
+func fileSum(ctx context.Context, t testing.TB, id, path string) (string, int64, bool) {
 	t.Helper()
 	res, err := env.cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: path})
 	if err != nil {

@@ -18,6 +18,13 @@ var running = []string{stack.ServiceTigerBeetle, stack.ServiceConnector, stack.S
 func TestNewcomerUpDownUpKeepsTheLedger(t *testing.T) {
 	wallTime(t)
 	p := newProject(t, projectOptions{})
+	// init prepared the directory; an operator who copies only the .env to a host has none of it, and up
+	// must write what the stack bind-mounts itself.
+	for _, d := range []string{"templates", stack.ConfigDir} {
+		if err := os.RemoveAll(filepath.Join(p.dir, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p.up()
 	for _, f := range []string{"templates/prometheus/prometheus.yml", "templates/grafana/provisioning"} {
 		if _, err := os.Stat(filepath.Join(p.dir, f)); err != nil {

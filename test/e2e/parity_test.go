@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/m2mnet/m2m/stack"
-	"github.com/m2mnet/m2m/templates"
 )
 
 // envComposeBin names a Compose v2 binary; the parity scenario needs one and skips without it.
@@ -35,15 +34,8 @@ func TestParityComposeUpWaitRunsTheEmittedYAML(t *testing.T) {
 		t.Errorf("the emitted YAML holds the connector image %s from .env: values must stay ${VAR} references", env.images.Connector)
 	}
 
-	// What `m2mctl up` puts next to the .env before it deploys, done here for Compose: the monitoring templates
-	// and the operator's ./config directory, both bind-mounted.
-	if _, err := templates.Materialize(p.dir); err != nil {
-		t.Fatalf("write the monitoring templates next to the .env: %v", err)
-	}
-	if err := os.MkdirAll(filepath.Join(p.dir, stack.ConfigDir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-
+	// Nothing is added next to the .env here: `m2mctl init` prepared what the YAML bind-mounts (templates/,
+	// config/), which is all an operator has before running Compose.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-f", file, "-p", p.name, "--env-file", p.envFile,
@@ -55,9 +47,7 @@ func TestParityComposeUpWaitRunsTheEmittedYAML(t *testing.T) {
 	if err != nil {
 		hint := ""
 		if strings.Contains(string(out), "bind source path does not exist") {
-			hint = "\nA bind-mounted directory next to the .env is missing: m2mctl up makes it, but nothing does for " +
-				"someone who deploys the emitted YAML with Compose (m2mctl init or config could make it, or the bind " +
-				"could have create_host_path)."
+			hint = "\nA bind-mounted directory next to the .env is missing: m2mctl init should have made it."
 		}
 		t.Fatalf("docker compose up -d --wait: %v\n%s%s%s", err, out, hint, p.diagnose())
 	}

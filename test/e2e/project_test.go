@@ -21,7 +21,7 @@ const evmAddress = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 
 // project is one stack under test: its own directory, .env and Compose project name.
 type project struct {
-	t        *testing.T
+	t        testing.TB
 	name     string
 	dir      string
 	envFile  string
@@ -43,7 +43,7 @@ type projectOptions struct {
 
 // newProject writes a .env with `m2mctl init --yes`, points it at the test's images and lets Docker pick every
 // host port. Nothing else is put next to the .env: `m2mctl up` writes the monitoring templates itself. t.Cleanup takes the stack down with its volumes and sweeps whatever carries the project's label.
-func newProject(t *testing.T, o projectOptions) *project {
+func newProject(t testing.TB, o projectOptions) *project {
 	t.Helper()
 	p := &project{t: t, name: "m2me2e-" + randomHex(4), dir: t.TempDir(), profiles: o.profiles}
 	p.envFile = filepath.Join(p.dir, ".env")
@@ -198,7 +198,7 @@ func (p *project) status() (statusReport, int) {
 }
 
 // service returns the status row of name, failing the test when there is none.
-func (rep statusReport) service(t *testing.T, name string) serviceRow {
+func (rep statusReport) service(t testing.TB, name string) serviceRow {
 	t.Helper()
 	for _, s := range rep.Services {
 		if s.Service == name {
