@@ -34,9 +34,9 @@ test: lint ## everything: unit tests, engine tests (skipped with one line when n
 test-unit: ## unit tests only (no engine)
 	M2M_SKIP_DOCKER=1 $(GO) test -count=1 ./...
 
-fuzz: ## run each fuzz target for a short, bounded time
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./connector/ilp
-	$(GO) test -run '^$$' -fuzz '^FuzzBTPDecode$$' -fuzztime 10s ./connector/btp
+fuzz: ## run each fuzz target for a bounded number of inputs (a count, not a duration: a time limit can end a busy worker mid-input and fail spuriously)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 200000x ./connector/ilp
+	$(GO) test -run '^$$' -fuzz '^FuzzBTPDecode$$' -fuzztime 60000x ./connector/btp
 
 e2e: ## whole-deployment tests on the real engine (testcontainers-go)
 	$(GO) test -count=1 -timeout 15m -v ./test/e2e/...
