@@ -191,6 +191,13 @@ func (d *Deployer) runService(ctx context.Context, p *types.Project, s types.Ser
 		}
 		ev(StatusStarted, "", false)
 	}
+	if waitedOnHealthy(p, s.Name) {
+		pctx, stopProbe := context.WithCancel(ctx)
+		defer stopProbe()
+		go d.probeHealth(pctx, s.Name, c.ID, t)
+	}
+	// The end state is the engine's own verdict, even where dependents went ahead on the deployer's probe:
+	// `m2mctl status` and `docker compose ps` right after up then say the same.
 	g := endGoal(p, s)
 	if err := t.wait(ctx, s.Name, g); err != nil {
 		if ctx.Err() != nil {
@@ -226,7 +233,11 @@ func (d *Deployer) waitDependencies(ctx context.Context, p *types.Project, s typ
 			cond = types.ServiceConditionStarted
 		}
 		ev(StatusWaiting, fmt.Sprintf("for %s (%s)", dep, cond), false)
-		if err := t.wait(ctx, dep, goal(cond)); err != nil {
+		g := goal(cond)
+		if g == goalHealthy {
+			g = goalReady
+		}
+		if err := t.wait(ctx, dep, g); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

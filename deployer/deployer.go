@@ -13,6 +13,7 @@ import (
 // Engine is the part of the Docker Engine API the deployer uses; *client.Client satisfies it.
 type Engine interface {
 	client.ContainerAPIClient
+	client.ExecAPIClient // runs a dependency's health test before the engine's first interval (probe.go)
 	client.ImageAPIClient
 	client.ImageBuildAPIClient
 	client.NetworkAPIClient

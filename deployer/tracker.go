@@ -34,6 +34,7 @@ type svcState struct {
 	died     bool // a die event since registration
 	oom      bool
 	done     bool // satisfied without running (done-if-exists) or kept as completed
+	probed   bool // the deployer's own run of its health test passed (see probe.go)
 	failed   error
 	events   int // events applied; a registration's inspect yields to any newer event
 }
@@ -178,6 +179,9 @@ const (
 	goalHealthy   goal = types.ServiceConditionHealthy
 	goalCompleted goal = types.ServiceConditionCompletedSuccessfully
 	goalRunning   goal = "running" // up's end state for a service with no health check
+	// goalReady is service_healthy as a dependent waits for it: the engine says healthy, or the deployer's
+	// own run of the same health test passed before the engine's first interval was up.
+	goalReady goal = "healthy for dependents"
 )
 
 // check says whether service has reached g (true), cannot reach it any more (error), or may still (false, nil).
@@ -208,7 +212,7 @@ func (t *tracker) check(service string, g goal) (bool, error) {
 		return false, exitFailure{code: st.exitCode, oom: st.oom}
 	}
 	switch g {
-	case goalHealthy:
+	case goalHealthy, goalReady:
 		switch st.health {
 		case string(container.Healthy):
 			return true, nil
@@ -219,7 +223,7 @@ func (t *tracker) check(service string, g goal) (bool, error) {
 				return false, errNoHealthcheck
 			}
 		}
-		return false, nil
+		return g == goalReady && st.probed, nil
 	default:
 		if st.health == string(container.Unhealthy) {
 			return false, errUnhealthy
@@ -264,6 +268,39 @@ func (t *tracker) wait(ctx context.Context, service string, g goal) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// needsProbe says whether the deployer's own health probe of container id for service is still worth running:
+// it has not passed, the engine has given no verdict, and the container has not stopped.
+func (t *tracker) needsProbe(service, id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.svc[service]
+	if st == nil || st.id != id || st.probed || st.failed != nil || st.died {
+		return false
+	}
+	switch st.state {
+	case container.StateExited, container.StateDead:
+		return false
+	}
+	return st.health != string(container.Healthy) && st.health != string(container.Unhealthy)
+}
+
+// markProbed records that container id's health test passed when the deployer ran it.
+func (t *tracker) markProbed(service, id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if st := t.svc[service]; st != nil && st.id == id {
+		st.probed = true
+		t.broadcast()
+	}
+}
+
+// changes returns a channel that is closed at the next change.
+func (t *tracker) changes() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.changed
 }
 
 func (t *tracker) containerID(service string) string {
