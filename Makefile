@@ -48,7 +48,7 @@ bench-up: ## m2mctl up against docker compose up -d --wait (set M2M_COMPOSE_BIN)
 	$(GO) test -run '^$$' -bench 'BenchmarkUp' -benchtime 5x -timeout 40m -v ./test/e2e/
 
 image-local: ## build the connector image from a static binary, no registry needed
-	./deploy/build-local.sh $(CONNECTOR_IMAGE)
+	COMMIT=$(COMMIT) ./deploy/build-local.sh $(CONNECTOR_IMAGE)
 
-up: build ## run the node: m2mctl up (runs the init wizard first when there is no .env)
+up: build image-local ## run the node: builds the connector image locally, then m2mctl up (the init wizard runs first when there is no .env)
 	./bin/m2mctl up
