@@ -49,13 +49,15 @@ func (d *Deployer) planImages(ctx context.Context, project *types.Project, opts 
 		if present {
 			ids[ref] = res.ID
 		}
-		bin := opts.BuildFromBinary[ref]
+		bin, local := opts.BuildFromBinary[ref], opts.LocalOnly[ref]
 		step := ResourceStep{Kind: "image", Name: ref}
 		switch {
-		case present && policy != PullAlways:
+		case present && (policy != PullAlways || local != ""):
 			step.Action = "present"
 		case !present && bin != "":
 			step.Action, step.Reason = "build", "absent; built FROM scratch from "+bin
+		case !present && local != "":
+			step.Action, step.Reason = "missing", "absent and never pulled"
 		case policy == PullNever:
 			step.Action, step.Reason = "missing", "absent and --pull never"
 			if present {
@@ -84,6 +86,9 @@ func (d *Deployer) ensureImages(ctx context.Context, plan *Plan, opts Options, r
 		case "present":
 			report(r, Event{Kind: "image", Name: step.Name, Status: StatusPresent, Final: true})
 		case "missing":
+			if hint := opts.LocalOnly[step.Name]; hint != "" {
+				return fmt.Errorf("image %s is not on this host and is never pulled: %s", step.Name, hint)
+			}
 			return fmt.Errorf("image %s is not on this host and --pull never forbids pulling it: "+
 				"load it (docker load -i FILE), build it, or run with --pull missing", step.Name)
 		case "build":
@@ -102,9 +107,6 @@ func (d *Deployer) ensureImages(ctx context.Context, plan *Plan, opts Options, r
 			go func(ref string) {
 				defer wg.Done()
 				if err := d.pull(ctx, ref, r); err != nil {
-					if hint := opts.ImageHints[ref]; hint != "" {
-						err = explained{fmt.Errorf("%w; %s", err, hint), err}
-					}
 					errs <- err
 				}
 			}(step.Name)

@@ -83,3 +83,25 @@ func TestPullFailureIsOneLineWithTheFix(t *testing.T) {
 		t.Errorf("with --pull never: %v, want the missing image named", err)
 	}
 }
+
+func TestLocalOnlyImageIsNeverPulled(t *testing.T) {
+	s := newTestStack(t)
+	ctx := testCtx(t)
+	ref := s.name + "/connector:local"
+	s.yaml = strings.Replace(s.yaml, "image: {{GRAFANA}}", "image: "+ref, 1)
+	p := s.project()
+	opts := deployer.Options{Pull: deployer.PullAlways, LocalOnly: map[string]string{ref: "run make image-local"}}
+	plan, err := s.d.Plan(ctx, p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range plan.Resources {
+		if step.Kind == "image" && step.Name == ref && step.Action != "missing" {
+			t.Errorf("plan for absent local-only image %s: %s (%s), want missing", ref, step.Action, step.Reason)
+		}
+	}
+	_, err = s.d.Up(ctx, p, deployer.UpOptions{Options: opts})
+	if err == nil || !strings.Contains(err.Error(), "is never pulled: run make image-local") || strings.Contains(err.Error(), "pull "+ref) {
+		t.Errorf("up with an absent local-only image: %v, want it named as never pulled, with the hint, and no pull tried", err)
+	}
+}

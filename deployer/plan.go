@@ -70,9 +70,9 @@ type Options struct {
 	BuildFromBinary map[string]string
 	// RemoveOrphans removes containers of services no longer in the project.
 	RemoveOrphans bool
-	// ImageHints adds a sentence to the error when an image cannot be pulled, by image reference
-	// (e.g. that the connector image is built, not published).
-	ImageHints map[string]string
+	// LocalOnly names images that are never pulled, with the sentence that says how to get one (the connector
+	// image is built, not published: a registry image of the same name would be someone else's).
+	LocalOnly map[string]string
 }
 
 // Plan compares project with what exists and says what Up would do.

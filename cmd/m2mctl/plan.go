@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -62,18 +63,25 @@ func (f *deployFlags) loadProject(ctx context.Context) (*types.Project, error) {
 	})
 }
 
+// localConnectorRepo is the connector image's repository when it is built on the host. It is never pulled: an
+// image of that name on a public registry would be someone else's.
+const localConnectorRepo = "m2m/connector:"
+
 // deployOptions turns the flags into the deployer's options: the connector image is built from
 // --connector-binary when it is absent.
 func (f *deployFlags) deployOptions(p *types.Project, pull string) deployer.Options {
-	opts := deployer.Options{Pull: pull, BuildFromBinary: map[string]string{}, ImageHints: map[string]string{}}
+	opts := deployer.Options{Pull: pull, BuildFromBinary: map[string]string{}, LocalOnly: map[string]string{}}
 	bin := f.connectorBinary
 	for _, name := range []string{stack.ServiceConnector, "discovery"} {
 		if s, ok := p.Services[name]; ok {
 			if bin != "" {
 				opts.BuildFromBinary[s.Image] = bin
 			}
-			opts.ImageHints[s.Image] = "the connector image is built from this repository, not published: " +
-				"pass --connector-binary PATH (a static m2m-connector), or build deploy/Dockerfile"
+			if !strings.HasPrefix(s.Image, localConnectorRepo) {
+				continue // an operator's own registry: pulled like any other image
+			}
+			opts.LocalOnly[s.Image] = "the connector image is built on this host, not published: run `make image-local` " +
+				"(deploy/build-local.sh), or pass --connector-binary PATH (a static m2m-connector)"
 		}
 	}
 	return opts
