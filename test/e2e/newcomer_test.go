@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,12 @@ func TestNewcomerUpDownUpKeepsTheLedger(t *testing.T) {
 	}
 
 	rep := p.requireHealthy(running...)
+	if out := p.mustCtl(time.Minute, "logs", stack.ServiceFormat).stdout; !strings.Contains(out, "formatted "+stack.DataFile) {
+		t.Errorf("m2mctl logs %s does not show the format:\n%s", stack.ServiceFormat, out)
+	}
+	if out := p.mustCtl(time.Minute, "logs", stack.ServiceConnector, "--tail", "3").stdout; strings.Count(strings.TrimSpace(out), "\n") > 2 || !strings.Contains(out, "{") {
+		t.Errorf("m2mctl logs connector --tail 3: want at most 3 JSON log lines, got:\n%s", out)
+	}
 	if f := rep.service(t, stack.ServiceFormat); !f.OK || f.State == "running" {
 		t.Errorf("%s after the first up: state %s ok=%v, want finished and ok", stack.ServiceFormat, f.State, f.OK)
 	}
