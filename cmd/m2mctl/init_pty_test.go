@@ -169,3 +169,40 @@ func TestInitCompletesTheWizardOnARealTerminal(t *testing.T) {
 	}
 	assertNoSecretPrinted(t, v, screen)
 }
+
+// m2mctl up with no .env on a terminal runs the wizard first; Ctrl-C there leaves nothing written and
+// deploys nothing.
+func TestUpWithoutEnvRunsTheWizardOnATerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the m2mctl binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "m2mctl")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "up")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 120})
+	if err != nil {
+		t.Fatalf("start on a pty: %v", err)
+	}
+	defer f.Close()
+	term := &terminal{pty: f}
+	go term.read()
+
+	term.waitFor(t, "No .env yet: let's write one first.")
+	term.waitFor(t, "┃ NODE_ID")
+	term.keys(t, "\x03") // Ctrl-C
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("m2mctl up interrupted in the wizard: %v, want a non-zero exit", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".env")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an interrupted wizard left a .env behind (stat: %v)", err)
+	}
+}
