@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -41,12 +40,9 @@ func (f *deployFlags) register(cmd *cobra.Command, deploys bool) {
 
 // loadProject reads and checks the .env, then builds the project exactly as `docker compose` would load it.
 func (f *deployFlags) loadProject(ctx context.Context) (*types.Project, error) {
+	// A .env with problems exits 1 here as it does for `m2mctl config`: the list names every line to fix.
 	values, err := stack.Load(f.envFile)
 	if err != nil {
-		var probs *stack.Problems
-		if errors.As(err, &probs) {
-			return nil, usageError{err}
-		}
 		return nil, err
 	}
 	for _, p := range f.profiles {

@@ -53,6 +53,19 @@ func TestDeployCommandsRejectBadFlagsWithExit2(t *testing.T) {
 	}
 }
 
+func TestBadEnvFailsPlanAndUpLikeConfigNamingEveryLine(t *testing.T) {
+	env := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(env, []byte("NODE_ID=m2m-abc123\nBTP_PORT=abc\nSETTLEMENT_PREFERENCE=btc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"config", "plan", "up"} {
+		code, _, stderr := runDeploy(t, cmd, "--env-file", env)
+		if code != exitFailed || !strings.Contains(stderr, "line 2: BTP_PORT=abc") || !strings.Contains(stderr, "line 3: SETTLEMENT_PREFERENCE=btc") {
+			t.Errorf("m2mctl %s with a bad .env: exit %d, stderr %q; want exit 1 naming lines 2 and 3", cmd, code, stderr)
+		}
+	}
+}
+
 func TestEngineUnreachableIsOneLineWithTheFix(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no.sock"))
 	for _, cmd := range []string{"status", "down", "logs"} {
