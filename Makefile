@@ -28,6 +28,8 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 
 test: lint ## everything: unit tests, engine tests (skipped with one line when no engine answers), bounded fuzzing
+	@if [ "$$M2M_REQUIRE_DOCKER" != 1 ] && ! docker info >/dev/null 2>&1; then \
+	  echo "m2m: no Docker engine answers: the engine tests (deployer, test/e2e, the docs' engine commands) are skipped; M2M_REQUIRE_DOCKER=1 makes that a failure"; fi
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 
