@@ -21,7 +21,10 @@ type Memory struct {
 	accounts  map[string]*memAccount
 	transfers map[TransferID]*memTransfer // every transfer ever prepared, for idempotent retries
 	pending   map[TransferID]*memTransfer // the subset still pending, which expiry has to look at
-	refused   map[TransferID]bool         // ids whose Prepare was refused: spent, as in TigerBeetle
+	// nextExpiry is no later than the earliest expiry in pending (zero: none expires), so that the expiry scan
+	// runs only when something may have expired rather than on every call, which the packet path makes 3 times.
+	nextExpiry time.Time
+	refused    map[TransferID]bool // ids whose Prepare was refused: spent, as in TigerBeetle
 }
 
 type memAccount struct {
@@ -129,6 +132,9 @@ func (m *Memory) Prepare(ctx context.Context, t Transfer) (err error) {
 	mt := &memTransfer{Transfer: t}
 	if s := timeoutSeconds(t.Timeout); s > 0 {
 		mt.expires = m.now().Add(time.Duration(s) * time.Second)
+		if m.nextExpiry.IsZero() || mt.expires.Before(m.nextExpiry) {
+			m.nextExpiry = mt.expires
+		}
 	}
 	m.transfers[t.ID] = mt
 	m.pending[t.ID] = mt
@@ -206,8 +212,18 @@ func (m *Memory) Close() error { return nil }
 // expireLocked voids pending transfers whose timeout has passed, as TigerBeetle does on its own.
 func (m *Memory) expireLocked() {
 	now := m.now()
+	if m.nextExpiry.IsZero() || now.Before(m.nextExpiry) {
+		return
+	}
+	m.nextExpiry = time.Time{}
 	for id, t := range m.pending {
-		if t.expires.IsZero() || now.Before(t.expires) {
+		if t.expires.IsZero() {
+			continue
+		}
+		if now.Before(t.expires) {
+			if m.nextExpiry.IsZero() || t.expires.Before(m.nextExpiry) {
+				m.nextExpiry = t.expires
+			}
 			continue
 		}
 		m.accounts[t.Debit].debitsPending -= t.Amount

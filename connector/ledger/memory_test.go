@@ -35,6 +35,26 @@ func TestMemoryExpiresPendingTransfersByItsClock(t *testing.T) {
 	wantErr(t, l.Void(ctx, id), ledger.ErrTransferFinished)
 }
 
+// The expiry scan is skipped until the earliest expiry; a transfer that finished early must not hide a later one.
+func TestMemoryExpiresTheLaterTransferAfterTheEarlierOneWasPosted(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	l := ledger.NewMemory(ledger.WithClock(clock))
+	ctx := context.Background()
+	a, b := accounts(t, ctx, l, 100, 0)
+	early, late := newID(t), newID(t)
+	must(t, l.Prepare(ctx, ledger.Transfer{ID: early, Debit: a, Credit: b, Amount: 10, Timeout: 2 * time.Second}))
+	must(t, l.Prepare(ctx, ledger.Transfer{ID: late, Debit: a, Credit: b, Amount: 20, Timeout: 5 * time.Second}))
+	must(t, l.Post(ctx, early))
+	advance(3 * time.Second) // past the posted one's expiry: the later one is still pending
+	wantBalance(t, ctx, l, a, ledger.Balance{DebitsPending: 20, DebitsPosted: 10, CreditLimit: 100})
+	advance(2 * time.Second) // past the later one's
+	wantBalance(t, ctx, l, a, ledger.Balance{DebitsPosted: 10, CreditLimit: 100})
+	wantErr(t, l.Post(ctx, late), ledger.ErrTransferFinished)
+}
+
 func TestMemoryWarnsLoudlyWhenAsked(t *testing.T) {
 	var buf bytes.Buffer
 	ledger.NewMemory(ledger.WithWarning(slog.New(slog.NewJSONHandler(&buf, nil))))
