@@ -41,12 +41,11 @@ the same node back. --volumes removes them too, after listing them with their si
 }
 
 func downRun(ctx context.Context, opts *downOptions) error {
-	cli, err := connect(ctx)
+	d, closeEngine, err := openDeployer(ctx)
 	if err != nil {
 		return err
 	}
-	defer cli.Close()
-	d := deployer.New(cli)
+	defer closeEngine()
 	if opts.volumes && !opts.yes {
 		if err := confirmVolumes(ctx, opts, d); err != nil {
 			return err

@@ -86,6 +86,31 @@ func tail(s string, n int) string {
 	return s
 }
 
+// startOnTerminal builds m2mctl into dir and runs it there with args on a pseudo-terminal, bounded to 90 s.
+func startOnTerminal(t *testing.T, dir string, args ...string) (*exec.Cmd, *terminal) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the m2mctl binary")
+	}
+	bin := filepath.Join(dir, "m2mctl")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 120})
+	if err != nil {
+		t.Fatalf("start on a pty: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	term := &terminal{pty: f}
+	go term.read()
+	return cmd, term
+}
+
 const (
 	keyEnter = "\r"
 	keyDown  = "\x1b[B"
@@ -93,27 +118,8 @@ const (
 )
 
 func TestInitCompletesTheWizardOnARealTerminal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the m2mctl binary")
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "m2mctl")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "init")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 120})
-	if err != nil {
-		t.Fatalf("start on a pty: %v", err)
-	}
-	defer f.Close()
-	term := &terminal{pty: f}
-	go term.read()
+	cmd, term := startOnTerminal(t, dir, "init")
 
 	// Page by page, waiting for each field's focus before typing: a new form only reads keys once drawn.
 	term.waitFor(t, "┃ NODE_ID")
@@ -173,31 +179,13 @@ func TestInitCompletesTheWizardOnARealTerminal(t *testing.T) {
 // m2mctl up with no .env on a terminal runs the wizard first; Ctrl-C there leaves nothing written and
 // deploys nothing.
 func TestUpWithoutEnvRunsTheWizardOnATerminal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the m2mctl binary")
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "m2mctl")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "up")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 120})
-	if err != nil {
-		t.Fatalf("start on a pty: %v", err)
-	}
-	defer f.Close()
-	term := &terminal{pty: f}
-	go term.read()
+	cmd, term := startOnTerminal(t, dir, "up")
 
 	term.waitFor(t, "No .env yet: let's write one first.")
 	term.waitFor(t, "┃ NODE_ID")
 	term.keys(t, "\x03") // Ctrl-C
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
 		t.Fatalf("m2mctl up interrupted in the wizard: %v, want a non-zero exit", err)

@@ -37,12 +37,12 @@ func logsRun(ctx context.Context, opts *logsOptions, services []string) error {
 			return usageErrorf("--tail %q: give a number of lines or all", opts.tail)
 		}
 	}
-	cli, err := connect(ctx)
+	d, closeEngine, err := openDeployer(ctx)
 	if err != nil {
 		return err
 	}
-	defer cli.Close()
-	return deployer.New(cli).Logs(ctx, opts.flags.project, deployer.LogsOptions{
+	defer closeEngine()
+	return d.Logs(ctx, opts.flags.project, deployer.LogsOptions{
 		Services: services, Follow: opts.follow, Tail: opts.tail, Prefix: len(services) != 1,
 	}, opts.io.Out)
 }

@@ -90,6 +90,15 @@ func connect(ctx context.Context) (*client.Client, error) {
 	return deployer.Connect(cctx)
 }
 
+// openDeployer connects to the engine for one command; close releases the connection.
+func openDeployer(ctx context.Context) (d *deployer.Deployer, close func(), err error) {
+	cli, err := connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return deployer.New(cli), func() { cli.Close() }, nil
+}
+
 type planOptions struct {
 	io     *ioStreams
 	flags  deployFlags
@@ -126,12 +135,12 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
-	cli, err := connect(ctx)
+	d, closeEngine, err := openDeployer(ctx)
 	if err != nil {
 		return err
 	}
-	defer cli.Close()
-	plan, err := deployer.New(cli).Plan(ctx, project, opts.flags.deployOptions(project, opts.pull))
+	defer closeEngine()
+	plan, err := d.Plan(ctx, project, opts.flags.deployOptions(project, opts.pull))
 	if err != nil {
 		return err
 	}

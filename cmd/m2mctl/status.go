@@ -72,12 +72,11 @@ func statusRun(ctx context.Context, opts *statusOptions) error {
 	if err := checkOutput(opts.output); err != nil {
 		return err
 	}
-	cli, err := connect(ctx)
+	d, closeEngine, err := openDeployer(ctx)
 	if err != nil {
 		return err
 	}
-	defer cli.Close()
-	d := deployer.New(cli)
+	defer closeEngine()
 	rows, err := d.Status(ctx, opts.flags.project, opts.wantedServices(ctx))
 	if err != nil {
 		return err

@@ -80,12 +80,11 @@ func upRun(ctx context.Context, opts *upOptions) error {
 	if err != nil {
 		return err
 	}
-	cli, err := connect(ctx)
+	d, closeEngine, err := openDeployer(ctx)
 	if err != nil {
 		return err
 	}
-	defer cli.Close()
-	d := deployer.New(cli)
+	defer closeEngine()
 	dopts := opts.flags.deployOptions(project, opts.pull)
 	dopts.RemoveOrphans = opts.removeOrphans
 	if opts.dryRun {

@@ -31,11 +31,7 @@ func (c *testClock) Advance(d time.Duration) {
 
 func testKey(t *testing.T) ed25519.PrivateKey {
 	t.Helper()
-	enc, _, err := identity.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := identity.ParsePrivateKey(enc)
+	_, k, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
