@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -57,16 +59,16 @@ const LabelPortSettings = "io.m2m.port-settings"
 // Build returns the stack described by the settings as a Compose project. Values the operator may change are
 // written as ${VAR:-default} references resolved from the .env at load time, so secrets never enter the
 // project or its YAML; only structural choices (monitoring on or off) are taken from v.
-func Build(v Values) *types.Project {
+func Build(v settings.Values) *types.Project {
 	services := types.Services{}
 	for _, s := range []types.ServiceConfig{
 		formatService(), tigerBeetleService(), connectorService(), jaegerService(), discoveryService(),
 	} {
 		services[s.Name] = s
 	}
-	if v.Bool(PrometheusEnabled) {
-		services[ServicePrometheus] = prometheusService()
-		services[ServiceGrafana] = grafanaService()
+	if v.Bool(settings.PrometheusEnabled) {
+		services[settings.ServicePrometheus] = prometheusService()
+		services[settings.ServiceGrafana] = grafanaService()
 	}
 	volumes := types.Volumes{}
 	for _, name := range []string{VolumeTigerBeetle, VolumeConnector, VolumeLogs, VolumePrometheus, VolumeGrafana} {
@@ -82,7 +84,7 @@ func Build(v Values) *types.Project {
 
 // ref is a ${NAME:-default} reference to a setting.
 func ref(name string) string {
-	s, ok := Lookup(name)
+	s, ok := settings.Lookup(name)
 	if !ok {
 		panic("stack: no setting " + name) // a programming error caught by every test
 	}
@@ -93,7 +95,7 @@ func ref(name string) string {
 // environmentFor lists every setting passed to service, each as a reference to the .env.
 func environmentFor(service string) types.MappingWithEquals {
 	env := types.MappingWithEquals{}
-	for _, s := range Schema() {
+	for _, s := range settings.Schema() {
 		for _, target := range s.Services {
 			if target == service {
 				r := ref(s.Name)
@@ -150,12 +152,12 @@ echo "tigerbeetle-format: formatted %[1]s"
 }
 
 func formatService() types.ServiceConfig {
-	s := types.ServiceConfig{Name: ServiceFormat, Restart: types.RestartPolicyNo}
-	s.Image = ref(TigerBeetleImage)
+	s := types.ServiceConfig{Name: settings.ServiceFormat, Restart: types.RestartPolicyNo}
+	s.Image = ref(settings.TigerBeetleImage)
 	s.Entrypoint = types.ShellCommand{"/bin/sh", "-c"}
 	s.Command = types.ShellCommand{formatScript()}
-	cluster := "${" + TigerBeetleClusterID + ":?run m2mctl init to set TIGERBEETLE_CLUSTER_ID}"
-	s.Environment = types.MappingWithEquals{TigerBeetleClusterID: &cluster}
+	cluster := "${" + settings.TigerBeetleClusterID + ":?run m2mctl init to set TIGERBEETLE_CLUSTER_ID}"
+	s.Environment = types.MappingWithEquals{settings.TigerBeetleClusterID: &cluster}
 	s.Volumes = []types.ServiceVolumeConfig{volume(VolumeTigerBeetle, "/data", false)}
 	s.SecurityOpt = []string{"seccomp=unconfined"}
 	s.Logging = logging()
@@ -164,10 +166,10 @@ func formatService() types.ServiceConfig {
 }
 
 func tigerBeetleService() types.ServiceConfig {
-	s := types.ServiceConfig{Name: ServiceTigerBeetle, Restart: types.RestartPolicyUnlessStopped}
-	s.Image = ref(TigerBeetleImage)
+	s := types.ServiceConfig{Name: settings.ServiceTigerBeetle, Restart: types.RestartPolicyUnlessStopped}
+	s.Image = ref(settings.TigerBeetleImage)
 	s.Command = types.ShellCommand{"start", fmt.Sprintf("--addresses=0.0.0.0:%d", containerTBPort),
-		"--cache-grid=" + ref(TigerBeetleCacheGrid), DataFile}
+		"--cache-grid=" + ref(settings.TigerBeetleCacheGrid), DataFile}
 	s.Volumes = []types.ServiceVolumeConfig{volume(VolumeTigerBeetle, "/data", false)}
 	// io_uring is blocked by Docker ≥ 25's default seccomp profile; TigerBeetle cannot run without it.
 	s.SecurityOpt = []string{"seccomp=unconfined"}
@@ -177,7 +179,7 @@ func tigerBeetleService() types.ServiceConfig {
 		Test:     types.HealthCheckTest{"CMD-SHELL", fmt.Sprintf("timeout 2 nc 127.0.0.1 %d </dev/null; test $$? -ne 1", containerTBPort)},
 		Interval: duration(5 * time.Second), Timeout: duration(5 * time.Second), Retries: retries(12), StartPeriod: duration(30 * time.Second),
 	}
-	s.DependsOn = types.DependsOnConfig{ServiceFormat: {Condition: types.ServiceConditionCompletedSuccessfully, Required: true}}
+	s.DependsOn = types.DependsOnConfig{settings.ServiceFormat: {Condition: types.ServiceConditionCompletedSuccessfully, Required: true}}
 	s.StopGracePeriod = duration(30 * time.Second)
 	s.Logging = logging()
 	s.Networks = onNetwork()
@@ -185,14 +187,14 @@ func tigerBeetleService() types.ServiceConfig {
 }
 
 func connectorService() types.ServiceConfig {
-	s := types.ServiceConfig{Name: ServiceConnector, Restart: types.RestartPolicyUnlessStopped}
-	s.Image = ref(ConnectorImage)
-	s.Environment = environmentFor(ServiceConnector)
+	s := types.ServiceConfig{Name: settings.ServiceConnector, Restart: types.RestartPolicyUnlessStopped}
+	s.Image = ref(settings.ConnectorImage)
+	s.Environment = environmentFor(settings.ServiceConnector)
 	s.Ports = []types.ServicePortConfig{
-		port(BTPPort, ContainerBTPPort, ""),
-		port(HealthCheckPort, ContainerHealthPort, "127.0.0.1"),
+		port(settings.BTPPort, ContainerBTPPort, ""),
+		port(settings.HealthCheckPort, ContainerHealthPort, "127.0.0.1"),
 	}
-	s.Labels = portLabels(fmt.Sprintf("%d=%s", ContainerBTPPort, BTPPort), fmt.Sprintf("%d=%s", ContainerHealthPort, HealthCheckPort))
+	s.Labels = portLabels(fmt.Sprintf("%d=%s", ContainerBTPPort, settings.BTPPort), fmt.Sprintf("%d=%s", ContainerHealthPort, settings.HealthCheckPort))
 	s.Volumes = []types.ServiceVolumeConfig{
 		volume(VolumeConnector, "/data", false), volume(VolumeLogs, "/logs", false),
 		// The operator's own files (the peers file) live in ./config next to the .env.
@@ -207,7 +209,7 @@ func connectorService() types.ServiceConfig {
 		Test:     types.HealthCheckTest{"CMD", "/m2m-connector", "healthcheck"},
 		Interval: duration(5 * time.Second), Timeout: duration(3 * time.Second), Retries: retries(6), StartPeriod: duration(20 * time.Second),
 	}
-	s.DependsOn = types.DependsOnConfig{ServiceTigerBeetle: {Condition: types.ServiceConditionHealthy, Required: true}}
+	s.DependsOn = types.DependsOnConfig{settings.ServiceTigerBeetle: {Condition: types.ServiceConditionHealthy, Required: true}}
 	s.StopGracePeriod = duration(15 * time.Second)
 	s.Logging = logging()
 	s.Networks = onNetwork()
@@ -215,8 +217,8 @@ func connectorService() types.ServiceConfig {
 }
 
 func prometheusService() types.ServiceConfig {
-	s := types.ServiceConfig{Name: ServicePrometheus, Restart: types.RestartPolicyUnlessStopped}
-	s.Image = ref(PrometheusImage)
+	s := types.ServiceConfig{Name: settings.ServicePrometheus, Restart: types.RestartPolicyUnlessStopped}
+	s.Image = ref(settings.PrometheusImage)
 	s.Command = types.ShellCommand{
 		"--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
 		"--storage.tsdb.retention.time=15d", "--web.enable-lifecycle",
@@ -225,23 +227,23 @@ func prometheusService() types.ServiceConfig {
 		bind("./templates/prometheus", "/etc/prometheus", false),
 		volume(VolumePrometheus, "/prometheus", false),
 	}
-	s.Ports = []types.ServicePortConfig{port(PrometheusPort, containerPromPort, "127.0.0.1")}
-	s.Labels = portLabels(fmt.Sprintf("%d=%s", containerPromPort, PrometheusPort))
+	s.Ports = []types.ServicePortConfig{port(settings.PrometheusPort, containerPromPort, "127.0.0.1")}
+	s.Labels = portLabels(fmt.Sprintf("%d=%s", containerPromPort, settings.PrometheusPort))
 	s.HealthCheck = &types.HealthCheckConfig{
 		Test:     types.HealthCheckTest{"CMD", "wget", "-q", "-O", "/dev/null", fmt.Sprintf("http://127.0.0.1:%d/-/healthy", containerPromPort)},
 		Interval: duration(5 * time.Second), Timeout: duration(3 * time.Second), Retries: retries(6), StartPeriod: duration(15 * time.Second),
 	}
 	// Prometheus must come up even when the connector is unhealthy: it is how an operator sees why.
-	s.DependsOn = types.DependsOnConfig{ServiceConnector: {Condition: types.ServiceConditionStarted, Required: false}}
+	s.DependsOn = types.DependsOnConfig{settings.ServiceConnector: {Condition: types.ServiceConditionStarted, Required: false}}
 	s.Logging = logging()
 	s.Networks = onNetwork()
 	return s
 }
 
 func grafanaService() types.ServiceConfig {
-	s := types.ServiceConfig{Name: ServiceGrafana, Restart: types.RestartPolicyUnlessStopped}
-	s.Image = ref(GrafanaImage)
-	password := "${" + GrafanaPassword + ":?run m2mctl init to set GRAFANA_PASSWORD}"
+	s := types.ServiceConfig{Name: settings.ServiceGrafana, Restart: types.RestartPolicyUnlessStopped}
+	s.Image = ref(settings.GrafanaImage)
+	password := "${" + settings.GrafanaPassword + ":?run m2mctl init to set GRAFANA_PASSWORD}"
 	user, signup := "admin", "false"
 	s.Environment = types.MappingWithEquals{
 		"GF_SECURITY_ADMIN_USER": &user, "GF_SECURITY_ADMIN_PASSWORD": &password, "GF_USERS_ALLOW_SIGN_UP": &signup,
@@ -251,25 +253,25 @@ func grafanaService() types.ServiceConfig {
 		bind("./templates/grafana/dashboards", "/var/lib/grafana/dashboards", false),
 		volume(VolumeGrafana, "/var/lib/grafana", false),
 	}
-	s.Ports = []types.ServicePortConfig{port(GrafanaPort, containerGrafanaPort, "127.0.0.1")}
-	s.Labels = portLabels(fmt.Sprintf("%d=%s", containerGrafanaPort, GrafanaPort))
+	s.Ports = []types.ServicePortConfig{port(settings.GrafanaPort, containerGrafanaPort, "127.0.0.1")}
+	s.Labels = portLabels(fmt.Sprintf("%d=%s", containerGrafanaPort, settings.GrafanaPort))
 	s.HealthCheck = &types.HealthCheckConfig{
 		Test:     types.HealthCheckTest{"CMD", "wget", "-q", "-O", "/dev/null", fmt.Sprintf("http://127.0.0.1:%d/api/health", containerGrafanaPort)},
 		Interval: duration(5 * time.Second), Timeout: duration(3 * time.Second), Retries: retries(12), StartPeriod: duration(30 * time.Second),
 	}
-	s.DependsOn = types.DependsOnConfig{ServicePrometheus: {Condition: types.ServiceConditionStarted, Required: false}}
+	s.DependsOn = types.DependsOnConfig{settings.ServicePrometheus: {Condition: types.ServiceConditionStarted, Required: false}}
 	s.Logging = logging()
 	s.Networks = onNetwork()
 	return s
 }
 
 func jaegerService() types.ServiceConfig {
-	s := types.ServiceConfig{Name: ServiceJaeger, Restart: types.RestartPolicyUnlessStopped, Profiles: []string{ProfileTracing}}
-	s.Image = ref(JaegerImage)
+	s := types.ServiceConfig{Name: settings.ServiceJaeger, Restart: types.RestartPolicyUnlessStopped, Profiles: []string{ProfileTracing}}
+	s.Image = ref(settings.JaegerImage)
 	enabled := "true"
 	s.Environment = types.MappingWithEquals{"COLLECTOR_OTLP_ENABLED": &enabled}
-	s.Ports = []types.ServicePortConfig{port(JaegerUIPort, containerJaegerUIPort, "127.0.0.1")}
-	s.Labels = portLabels(fmt.Sprintf("%d=%s", containerJaegerUIPort, JaegerUIPort))
+	s.Ports = []types.ServicePortConfig{port(settings.JaegerUIPort, containerJaegerUIPort, "127.0.0.1")}
+	s.Labels = portLabels(fmt.Sprintf("%d=%s", containerJaegerUIPort, settings.JaegerUIPort))
 	s.HealthCheck = &types.HealthCheckConfig{
 		Test:     types.HealthCheckTest{"CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:14269/"},
 		Interval: duration(5 * time.Second), Timeout: duration(3 * time.Second), Retries: retries(6), StartPeriod: duration(15 * time.Second),
@@ -280,12 +282,12 @@ func jaegerService() types.ServiceConfig {
 }
 
 func discoveryService() types.ServiceConfig {
-	s := types.ServiceConfig{Name: ServiceDiscovery, Restart: types.RestartPolicyUnlessStopped, Profiles: []string{ProfileDiscovery}}
-	s.Image = ref(ConnectorImage)
+	s := types.ServiceConfig{Name: settings.ServiceDiscovery, Restart: types.RestartPolicyUnlessStopped, Profiles: []string{ProfileDiscovery}}
+	s.Image = ref(settings.ConnectorImage)
 	s.Command = types.ShellCommand{"discovery", fmt.Sprintf("--listen=0.0.0.0:%d", containerDiscoveryPort), "--data-dir=/data/discovery"}
 	s.Volumes = []types.ServiceVolumeConfig{volume(VolumeConnector, "/data", false)}
-	s.Ports = []types.ServicePortConfig{port(DiscoveryPort, containerDiscoveryPort, "")}
-	s.Labels = portLabels(fmt.Sprintf("%d=%s", containerDiscoveryPort, DiscoveryPort))
+	s.Ports = []types.ServicePortConfig{port(settings.DiscoveryPort, containerDiscoveryPort, "")}
+	s.Labels = portLabels(fmt.Sprintf("%d=%s", containerDiscoveryPort, settings.DiscoveryPort))
 	s.User = "1001:1001"
 	s.ReadOnly = true
 	s.CapDrop = []string{"ALL"}

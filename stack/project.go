@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -21,7 +23,7 @@ func YAML(p *types.Project) ([]byte, error) {
 		return nil, fmt.Errorf("marshal project %s: %w", p.Name, err)
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# %s\n", GeneratedHeader)
+	fmt.Fprintf(&b, "# %s\n", settings.GeneratedHeader)
 	b.WriteString("# The m2m node stack. Secrets are not here: values come from .env (see .env.example).\n")
 	b.WriteString("# Deploy with `m2mctl up`, or `docker compose -f " + ComposeFile + " up -d --wait` from this directory.\n")
 	b.Write(body)
@@ -40,7 +42,7 @@ type LoadOptions struct {
 // Project builds the stack from v, writes it as YAML and loads that YAML back with compose-go's loader,
 // interpolated with opts.Environment and normalized: exactly the project `docker compose` would see for the
 // same file and .env.
-func Project(ctx context.Context, v Values, opts LoadOptions) (*types.Project, error) {
+func Project(ctx context.Context, v settings.Values, opts LoadOptions) (*types.Project, error) {
 	body, err := YAML(Build(v))
 	if err != nil {
 		return nil, err
@@ -72,17 +74,11 @@ func Project(ctx context.Context, v Values, opts LoadOptions) (*types.Project, e
 	return p, nil
 }
 
-// ExampleFile is the name of the documented example .env at the repository root.
-const ExampleFile = ".env.example"
-
-// Defaults returns every setting at its default: the values the checked-in YAML is built from.
-func Defaults() Values { return exampleValues() }
-
 // GeneratedFiles returns the files `make generate` writes, by path relative to the repository root.
 func GeneratedFiles() (map[string][]byte, error) {
-	y, err := YAML(Build(Defaults()))
+	y, err := YAML(Build(settings.Defaults()))
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{ComposeFile: y, ExampleFile: RenderExample(), SettingsDocFile: RenderSettingsDoc()}, nil
+	return map[string][]byte{ComposeFile: y, settings.ExampleFile: settings.RenderExample(), settings.SettingsDocFile: settings.RenderSettingsDoc()}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/m2mnet/m2m/stack"
 	"github.com/m2mnet/m2m/templates"
@@ -38,26 +40,26 @@ func read(t *testing.T, name string) string {
 
 // The templates name paths and addresses that stack/build.go decides; this keeps the two in step.
 func TestTemplatesMatchWhereTheStackMountsThem(t *testing.T) {
-	p := stack.Build(stack.Defaults())
+	p := stack.Build(settings.Defaults())
 
-	prom := mountTarget(t, p, stack.ServicePrometheus, "./templates/prometheus")
+	prom := mountTarget(t, p, settings.ServicePrometheus, "./templates/prometheus")
 	cfg := read(t, "prometheus/prometheus.yml")
 	if want := prom + "/rules/*.yml"; !strings.Contains(cfg, want) {
 		t.Errorf("prometheus.yml does not load %s, where the stack mounts the rules", want)
 	}
-	if want := fmt.Sprintf("%q", fmt.Sprintf("%s:%d", stack.ServiceConnector, stack.ContainerHealthPort)); !strings.Contains(cfg, want) {
+	if want := fmt.Sprintf("%q", fmt.Sprintf("%s:%d", settings.ServiceConnector, stack.ContainerHealthPort)); !strings.Contains(cfg, want) {
 		t.Errorf("prometheus.yml does not scrape %s, the connector's metrics port on the stack network", want)
 	}
 
-	prov := mountTarget(t, p, stack.ServiceGrafana, "./templates/grafana/provisioning")
+	prov := mountTarget(t, p, settings.ServiceGrafana, "./templates/grafana/provisioning")
 	if prov != "/etc/grafana/provisioning" {
 		t.Errorf("Grafana's provisioning is mounted at %s; Grafana reads /etc/grafana/provisioning", prov)
 	}
-	dash := mountTarget(t, p, stack.ServiceGrafana, "./templates/grafana/dashboards")
+	dash := mountTarget(t, p, settings.ServiceGrafana, "./templates/grafana/dashboards")
 	if want := "path: " + dash; !strings.Contains(read(t, "grafana/provisioning/dashboards/m2m.yml"), want) {
 		t.Errorf("the dashboard provider does not read %s, where the stack mounts the dashboards", dash)
 	}
-	if want := "http://" + stack.ServicePrometheus + ":9090"; !strings.Contains(read(t, "grafana/provisioning/datasources/prometheus.yml"), want) {
+	if want := "http://" + settings.ServicePrometheus + ":9090"; !strings.Contains(read(t, "grafana/provisioning/datasources/prometheus.yml"), want) {
 		t.Errorf("the Grafana datasource does not point at %s", want)
 	}
 }

@@ -13,9 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/cobra"
+	"github.com/m2mnet/m2m/stack/settings"
 
-	"github.com/m2mnet/m2m/stack"
+	"github.com/spf13/cobra"
 )
 
 // usageError marks a mistake in how the command was called: exit code 2.
@@ -56,7 +56,7 @@ func newHealthcheckCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if url == "" {
-				port := os.Getenv(stack.HealthCheckPort)
+				port := os.Getenv(settings.HealthCheckPort)
 				if port == "" || port == "0" {
 					port = "8080"
 				}
@@ -99,7 +99,7 @@ func newVersionCmd() *cobra.Command {
 
 // exitCode prints err and maps it: 2 for invalid settings and usage mistakes, 1 for everything else.
 func exitCode(err error) int {
-	var problems *stack.Problems
+	var problems *settings.Problems
 	switch {
 	case errors.As(err, &problems):
 		fmt.Fprintf(os.Stderr, "m2m-connector: invalid configuration: %v\n", err)

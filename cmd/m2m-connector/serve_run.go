@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/m2mnet/m2m/connector/chain"
 	"github.com/m2mnet/m2m/connector/config"
 	"github.com/m2mnet/m2m/connector/health"
@@ -19,7 +21,6 @@ import (
 	"github.com/m2mnet/m2m/connector/metrics"
 	"github.com/m2mnet/m2m/connector/pipeline"
 	"github.com/m2mnet/m2m/connector/tracing"
-	"github.com/m2mnet/m2m/stack"
 )
 
 // Timings of the running connector. The shutdown budget keeps SIGTERM → exit inside Docker's default 10 s.
@@ -51,7 +52,7 @@ func serveRun(ctx context.Context, o serveOptions) error {
 	slog.SetDefault(log) // libraries that log process-wide (the trace exporter's errors) log like the rest
 	started := time.Now()
 	// Bind first: a port in use is a configuration problem worth failing on before anything else starts.
-	ln, err := listen(o.bind, cfg.HealthPort, stack.HealthCheckPort, "/health and /metrics")
+	ln, err := listen(o.bind, cfg.HealthPort, settings.HealthCheckPort, "/health and /metrics")
 	if err != nil {
 		return err
 	}

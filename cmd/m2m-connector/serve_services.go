@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/m2mnet/m2m/connector/config"
 	"github.com/m2mnet/m2m/connector/discovery"
 	"github.com/m2mnet/m2m/connector/identity"
@@ -17,7 +19,6 @@ import (
 	"github.com/m2mnet/m2m/connector/node"
 	"github.com/m2mnet/m2m/connector/pipeline"
 	"github.com/m2mnet/m2m/connector/routing"
-	"github.com/m2mnet/m2m/stack"
 )
 
 // This file is where the parts of the connector built in other packages plug into serve: the ILP node serving
@@ -74,7 +75,7 @@ func startServices(ctx context.Context, cfg config.Config, bind string, l ledger
 	if n, err = node.New(ncfg, l, m, log.With("component", "node")); err != nil {
 		return nil, err
 	}
-	ln, err := listen(bind, cfg.BTPPort, stack.BTPPort, "BTP peering")
+	ln, err := listen(bind, cfg.BTPPort, settings.BTPPort, "BTP peering")
 	if err != nil {
 		return nil, err
 	}

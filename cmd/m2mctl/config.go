@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/m2mnet/m2m/stack"
@@ -86,10 +88,10 @@ func configRun(opts *configOptions) error {
 
 // loadSettings reads and checks the .env. Without one (and without --env-file) the defaults are used, and the
 // operator is told so on stderr.
-func loadSettings(io *ioStreams, path string, explicit bool) (stack.Values, error) {
+func loadSettings(io *ioStreams, path string, explicit bool) (settings.Values, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && !explicit {
 		fmt.Fprintf(io.ErrOut, "no %s here: showing the stack with default settings (run `m2mctl init` to write one)\n", path)
-		return stack.Defaults(), nil
+		return settings.Defaults(), nil
 	}
-	return stack.Load(path)
+	return settings.Load(path)
 }

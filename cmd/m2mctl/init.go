@@ -9,11 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/charmbracelet/huh"
 	"github.com/spf13/cobra"
 
 	"github.com/m2mnet/m2m/connector/identity"
-	"github.com/m2mnet/m2m/stack"
 )
 
 // initOptions is what `m2mctl init` was asked to do.
@@ -96,7 +97,7 @@ func flagUsage(q question) string {
 		usage += " (" + strings.Join(s.Choices, ", ") + ")"
 	}
 	switch {
-	case q.name == stack.NodeID:
+	case q.name == settings.NodeID:
 		usage += " (default m2m- and 6 random letters and digits)"
 	case q.kind == kindYesNo && s.Default != "":
 		usage += map[string]string{"true": " (default on)", "false": " (default off)"}[normalBool(s.Default)]
@@ -130,7 +131,7 @@ func initRun(ctx context.Context, opts *initOptions) error {
 			fmt.Fprintf(opts.io.ErrOut, "note: --%s is not used with these answers (it is not written)\n", q.flag)
 		}
 	}
-	if a.get(stack.KeyBackend) == "env" && (preset[stack.KeyBackend] || opts.yes) {
+	if a.get(settings.KeyBackend) == "env" && (preset[settings.KeyBackend] || opts.yes) {
 		// The wizard shows the warning when it asks for the backend; a flag or --yes skips that.
 		fmt.Fprintf(opts.io.ErrOut, "WARNING: %s\n", envBackendWarning)
 	}
@@ -143,11 +144,11 @@ func initRun(ctx context.Context, opts *initOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
-	parsed, err := stack.Parse(values)
+	parsed, err := settings.Parse(values)
 	if err != nil {
 		return usageError{fmt.Errorf("%w\nnothing was written", withFlags(qs, err))}
 	}
-	backup, err := writeEnvFile(opts.output, stack.RenderEnv(values), opts.force, opts.now())
+	backup, err := writeEnvFile(opts.output, settings.RenderEnv(values), opts.force, opts.now())
 	if err != nil {
 		return err
 	}
@@ -174,12 +175,12 @@ func startingAnswers(qs []question, flags map[string]string) (answers, map[strin
 		}
 		a.set(q.name, q.setting().Default)
 	}
-	if !preset[stack.NodeID] {
+	if !preset[settings.NodeID] {
 		id, err := newNodeID()
 		if err != nil {
 			return nil, nil, err
 		}
-		a.set(stack.NodeID, id)
+		a.set(settings.NodeID, id)
 	}
 	var bad []string
 	for _, q := range qs {
@@ -267,7 +268,7 @@ func finalValues(qs []question, a answers, gen generated) (map[string]string, er
 
 // withFlags adds, to each problem of the final check, the flag that answers it.
 func withFlags(qs []question, err error) error {
-	var ps *stack.Problems
+	var ps *settings.Problems
 	if !errors.As(err, &ps) {
 		return err
 	}
@@ -283,7 +284,7 @@ func withFlags(qs []question, err error) error {
 	return ps
 }
 
-func printNextSteps(opts *initOptions, v stack.Values, gen generated, backup string) {
+func printNextSteps(opts *initOptions, v settings.Values, gen generated, backup string) {
 	out := opts.io.Out
 	if !opts.yes && opts.io.IsInteractive() {
 		fmt.Fprintln(out) // below the form's last line
@@ -292,16 +293,16 @@ func printNextSteps(opts *initOptions, v stack.Values, gen generated, backup str
 		fmt.Fprintf(out, "Kept the previous settings as %s.\n", backup)
 	}
 	fmt.Fprintf(out, "Wrote %s (mode 0600). Keep it private: it holds this node's keys and passwords.\n", opts.output)
-	fmt.Fprintf(out, "Node %s, public key %s\n\nNext steps:\n", v.String(stack.NodeID), identity.EncodePublicKey(gen.publicKey))
+	fmt.Fprintf(out, "Node %s, public key %s\n\nNext steps:\n", v.String(settings.NodeID), identity.EncodePublicKey(gen.publicKey))
 	up := "m2mctl up"
 	if opts.output != ".env" {
 		up += " --env-file " + opts.output
 	}
 	fmt.Fprintf(out, "  %s\n      deploy the stack\n", up)
 	fmt.Fprintf(out, "  m2mctl status\n      check that every service is healthy; the connector's own check is\n")
-	fmt.Fprintf(out, "      curl http://127.0.0.1:%s/health/ready\n", v.String(stack.HealthCheckPort))
-	if v.Bool(stack.PrometheusEnabled) {
+	fmt.Fprintf(out, "      curl http://127.0.0.1:%s/health/ready\n", v.String(settings.HealthCheckPort))
+	if v.Bool(settings.PrometheusEnabled) {
 		fmt.Fprintf(out, "  http://127.0.0.1:%s\n      Grafana: user admin, password %s in %s\n",
-			v.String(stack.GrafanaPort), stack.GrafanaPassword, opts.output)
+			v.String(settings.GrafanaPort), settings.GrafanaPassword, opts.output)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/m2mnet/m2m/stack"
+	"github.com/m2mnet/m2m/stack/settings"
 )
 
 // linePipe feeds lines through an io.Pipe, one line per Write and so one per Read, the way a person types.
@@ -69,12 +69,12 @@ func TestInitAccessibleModeWritesWhatWasAnswered(t *testing.T) {
 			}
 			v := loadWritten(t, path)
 			want := map[string]string{
-				stack.NodeID: "my-node", stack.SettlementPreference: "xrp", stack.XRPAddress: testXRPAddress,
-				stack.XRPLWSSURL: "wss://xrplcluster.com", stack.KeyBackend: "aws-kms", stack.AWSRegion: "eu-west-1",
-				stack.AWSKMSKeyID: "alias/m2m-node", stack.PrometheusEnabled: "true", stack.BTPPort: "4100",
-				stack.HealthCheckPort: "8080", stack.LogLevel: "debug", stack.PeerDiscoveryEnabled: "true",
-				stack.PeerDiscoveryEndpoints: "https://discovery.example.com", stack.PeerAnnounceAddress: "wss://node.example.com:4100",
-				stack.EVMAddress: "",
+				settings.NodeID: "my-node", settings.SettlementPreference: "xrp", settings.XRPAddress: testXRPAddress,
+				settings.XRPLWSSURL: "wss://xrplcluster.com", settings.KeyBackend: "aws-kms", settings.AWSRegion: "eu-west-1",
+				settings.AWSKMSKeyID: "alias/m2m-node", settings.PrometheusEnabled: "true", settings.BTPPort: "4100",
+				settings.HealthCheckPort: "8080", settings.LogLevel: "debug", settings.PeerDiscoveryEnabled: "true",
+				settings.PeerDiscoveryEndpoints: "https://discovery.example.com", settings.PeerAnnounceAddress: "wss://node.example.com:4100",
+				settings.EVMAddress: "",
 			}
 			for k, w := range want {
 				if got := v.String(k); got != w {
@@ -91,10 +91,10 @@ func TestInitAccessibleModeWritesWhatWasAnswered(t *testing.T) {
 					t.Errorf("the dialogue does not show %q", shown)
 				}
 			}
-			if n := strings.Count(res.stderr, doc(stack.KeyBackend)); n != 2 {
+			if n := strings.Count(res.stderr, doc(settings.KeyBackend)); n != 2 {
 				t.Errorf("KEY_BACKEND asked %d times, want 2 (again after refusing env)", n)
 			}
-			if strings.Contains(res.stderr, doc(stack.EVMAddress)) {
+			if strings.Contains(res.stderr, doc(settings.EVMAddress)) {
 				t.Errorf("asked for an EVM address although the node settles on XRP only")
 			}
 			assertNoSecretPrinted(t, v, res.printed())
@@ -138,9 +138,9 @@ func TestInitAccessibleModeCanChangeAnswersAtTheSummary(t *testing.T) {
 		t.Fatalf("exit %d; stderr:\n%s", res.code, res.stderr)
 	}
 	v := loadWritten(t, path)
-	if v.String(stack.NodeID) != "my-node" || v.String(stack.BTPPort) != "4100" || v.String(stack.KeyBackend) != "aws-kms" {
+	if v.String(settings.NodeID) != "my-node" || v.String(settings.BTPPort) != "4100" || v.String(settings.KeyBackend) != "aws-kms" {
 		t.Errorf("answers not kept through the second round: NODE_ID=%s BTP_PORT=%s KEY_BACKEND=%s",
-			v.String(stack.NodeID), v.String(stack.BTPPort), v.String(stack.KeyBackend))
+			v.String(settings.NodeID), v.String(settings.BTPPort), v.String(settings.KeyBackend))
 	}
 }
 
@@ -153,13 +153,13 @@ func TestInitFlagsAnswerTheirQuestions(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", res.code, res.stderr)
 	}
-	for _, name := range []string{stack.SettlementPreference, stack.KeyBackend, stack.AWSRegion, stack.AWSAccessKeyID} {
+	for _, name := range []string{settings.SettlementPreference, settings.KeyBackend, settings.AWSRegion, settings.AWSAccessKeyID} {
 		if strings.Contains(res.stderr, doc(name)) {
 			t.Errorf("%s was asked although its flag was given", name)
 		}
 	}
-	if !strings.Contains(res.stderr, doc(stack.AWSSecretAccessKey)) {
-		t.Errorf("%s was not asked, and no flag answered it", stack.AWSSecretAccessKey)
+	if !strings.Contains(res.stderr, doc(settings.AWSSecretAccessKey)) {
+		t.Errorf("%s was not asked, and no flag answered it", settings.AWSSecretAccessKey)
 	}
 	loadWritten(t, path)
 }
@@ -168,7 +168,7 @@ func copyLines(s []string) []string { return append([]string(nil), s...) }
 
 // doc is a setting's help text, which the wizard prints when, and only when, it asks for the setting.
 func doc(name string) string {
-	s, _ := stack.Lookup(name)
+	s, _ := settings.Lookup(name)
 	return s.Doc
 }
 

@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/charmbracelet/huh"
+	"github.com/m2mnet/m2m/stack/settings"
 
-	"github.com/m2mnet/m2m/stack"
+	"github.com/charmbracelet/huh"
 )
 
 // errAborted means the operator stopped the wizard; nothing was written.
@@ -69,8 +69,8 @@ func (w *wizard) ask(ctx context.Context) error {
 				return err
 			}
 		}
-		askedBackend := slices.ContainsFunc(page, func(q question) bool { return q.name == stack.KeyBackend })
-		if askedBackend && w.a.get(stack.KeyBackend) == "env" {
+		askedBackend := slices.ContainsFunc(page, func(q question) bool { return q.name == settings.KeyBackend })
+		if askedBackend && w.a.get(settings.KeyBackend) == "env" {
 			ok, err := w.confirmEnvBackend(ctx)
 			if err != nil {
 				return err
@@ -280,7 +280,7 @@ func (w *wizard) summary(ctx context.Context) (string, error) {
 func summaryText(qs []question, a answers) string {
 	var b strings.Builder
 	width := 0
-	for _, s := range stack.Schema() {
+	for _, s := range settings.Schema() {
 		width = max(width, len(s.Name))
 	}
 	for _, q := range qs {
@@ -296,7 +296,7 @@ func summaryText(qs []question, a answers) string {
 		}
 		fmt.Fprintf(&b, "%-*s  %s\n", width, q.name, v)
 	}
-	for _, s := range stack.Schema() {
+	for _, s := range settings.Schema() {
 		if s.Generated {
 			fmt.Fprintf(&b, "%-*s  (generated, not shown)\n", width, s.Name)
 		}

@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/huh"
 	"github.com/charmbracelet/x/exp/teatest"
-
-	"github.com/m2mnet/m2m/stack"
 )
 
 // newTestWizard is the full-screen wizard with no answers from flags.
@@ -72,10 +72,10 @@ func TestInitFormChecksAsYouTypeAndTakesKeys(t *testing.T) {
 	tm.Send(key(tea.KeyEnter))
 	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
 
-	if got := w.a.get(stack.NodeID); got != "good-node" {
+	if got := w.a.get(settings.NodeID); got != "good-node" {
 		t.Errorf("NODE_ID = %q, want good-node", got)
 	}
-	if got := w.a.get(stack.SettlementPreference); got != "both" {
+	if got := w.a.get(settings.SettlementPreference); got != "both" {
 		t.Errorf("SETTLEMENT_PREFERENCE = %q, want both", got)
 	}
 }
@@ -83,7 +83,7 @@ func TestInitFormChecksAsYouTypeAndTakesKeys(t *testing.T) {
 func TestInitFormRefusesAPortThatIsTaken(t *testing.T) {
 	w := newTestWizard(t)
 	i := 0
-	for w.qs[i].name != stack.PrometheusEnabled {
+	for w.qs[i].name != settings.PrometheusEnabled {
 		i++
 	}
 	tm, finish := startPage(t, w, i) // PROMETHEUS_ENABLED, BTP_PORT, HEALTH_CHECK_PORT, LOG_LEVEL, PEER_DISCOVERY_ENABLED
@@ -108,8 +108,8 @@ func TestInitFormRefusesAPortThatIsTaken(t *testing.T) {
 	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
 	finish()
 
-	want := map[string]string{stack.PrometheusEnabled: "false", stack.BTPPort: "4444", stack.HealthCheckPort: "8080",
-		stack.LogLevel: "info", stack.PeerDiscoveryEnabled: "true"}
+	want := map[string]string{settings.PrometheusEnabled: "false", settings.BTPPort: "4444", settings.HealthCheckPort: "8080",
+		settings.LogLevel: "info", settings.PeerDiscoveryEnabled: "true"}
 	for k, v := range want {
 		if got := w.a.get(k); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)

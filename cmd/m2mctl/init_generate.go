@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/m2mnet/m2m/connector/identity"
-	"github.com/m2mnet/m2m/stack"
 )
 
 const nodeIDAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -57,10 +58,10 @@ func generate() (generated, error) {
 	}
 	return generated{
 		values: map[string]string{
-			stack.TigerBeetleClusterID: cluster,
+			settings.TigerBeetleClusterID: cluster,
 			// 26 characters of base32: 130 bits, and nothing that needs quoting in a .env.
-			stack.GrafanaPassword: rand.Text(),
-			stack.NodePrivateKey:  nodeKey,
+			settings.GrafanaPassword: rand.Text(),
+			settings.NodePrivateKey:  nodeKey,
 		},
 		publicKey: pub,
 	}, nil

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
+	"github.com/m2mnet/m2m/stack/settings"
 
-	"github.com/m2mnet/m2m/stack"
+	"github.com/creack/pty"
 )
 
 // terminal is the far side of a pseudo-terminal: what the program drew, and a keyboard.
@@ -162,8 +162,8 @@ func TestInitCompletesTheWizardOnARealTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := loadWritten(t, filepath.Join(dir, ".env"))
-	want := map[string]string{stack.NodeID: "pty-node", stack.SettlementPreference: "xrp", stack.XRPAddress: testXRPAddress,
-		stack.KeyBackend: "env", stack.XRPSecret: testXRPSeed, stack.HealthCheckPort: "8181", stack.PeerDiscoveryEnabled: "false"}
+	want := map[string]string{settings.NodeID: "pty-node", settings.SettlementPreference: "xrp", settings.XRPAddress: testXRPAddress,
+		settings.KeyBackend: "env", settings.XRPSecret: testXRPSeed, settings.HealthCheckPort: "8181", settings.PeerDiscoveryEnabled: "false"}
 	for k, w := range want {
 		if got := v.String(k); got != w {
 			t.Errorf("%s = %q, want %q", k, got, w)

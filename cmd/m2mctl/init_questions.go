@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/m2mnet/m2m/stack"
+	"github.com/m2mnet/m2m/stack/settings"
 )
 
 // kind is how a question is asked; everything else about it (title, help, default, choices, checks) comes
@@ -41,11 +41,11 @@ type question struct {
 }
 
 func settlesOn(chain string) func(answers) bool {
-	return func(a answers) bool { p := a.get(stack.SettlementPreference); return p == chain || p == "both" }
+	return func(a answers) bool { p := a.get(settings.SettlementPreference); return p == chain || p == "both" }
 }
 
 func backendIs(b string) func(answers) bool {
-	return func(a answers) bool { return a.get(stack.KeyBackend) == b }
+	return func(a answers) bool { return a.get(settings.KeyBackend) == b }
 }
 
 func allOf(fs ...func(answers) bool) func(answers) bool {
@@ -61,49 +61,49 @@ func allOf(fs ...func(answers) bool) func(answers) bool {
 
 func isSet(name string) func(answers) bool { return func(a answers) bool { return a.get(name) != "" } }
 
-func discoveryOn(a answers) bool { return a.get(stack.PeerDiscoveryEnabled) == "true" }
+func discoveryOn(a answers) bool { return a.get(settings.PeerDiscoveryEnabled) == "true" }
 
 // questions lists what the wizard asks, in order. Settings not listed keep their schema default (or are
 // generated); the operator can change them in the .env afterwards.
 func questions() []question {
 	return []question{
-		{name: stack.NodeID, flag: "node-id"},
-		{name: stack.SettlementPreference, flag: "settlement", kind: kindChoice, drives: true},
-		{name: stack.EVMAddress, flag: "evm-address", when: settlesOn("evm")},
-		{name: stack.BaseRPCURL, flag: "base-rpc-url", when: settlesOn("evm")},
-		{name: stack.XRPAddress, flag: "xrp-address", when: settlesOn("xrp")},
-		{name: stack.XRPLWSSURL, flag: "xrpl-wss-url", when: settlesOn("xrp")},
-		{name: stack.KeyBackend, flag: "key-backend", kind: kindChoice, drives: true, newPage: true},
-		{name: stack.EVMPrivateKey, flag: "evm-private-key-file", kind: kindSecretFile,
+		{name: settings.NodeID, flag: "node-id"},
+		{name: settings.SettlementPreference, flag: "settlement", kind: kindChoice, drives: true},
+		{name: settings.EVMAddress, flag: "evm-address", when: settlesOn("evm")},
+		{name: settings.BaseRPCURL, flag: "base-rpc-url", when: settlesOn("evm")},
+		{name: settings.XRPAddress, flag: "xrp-address", when: settlesOn("xrp")},
+		{name: settings.XRPLWSSURL, flag: "xrpl-wss-url", when: settlesOn("xrp")},
+		{name: settings.KeyBackend, flag: "key-backend", kind: kindChoice, drives: true, newPage: true},
+		{name: settings.EVMPrivateKey, flag: "evm-private-key-file", kind: kindSecretFile,
 			when: allOf(backendIs("env"), settlesOn("evm")), need: allOf(backendIs("env"), settlesOn("evm"))},
-		{name: stack.XRPSecret, flag: "xrp-secret-file", kind: kindSecretFile,
+		{name: settings.XRPSecret, flag: "xrp-secret-file", kind: kindSecretFile,
 			when: allOf(backendIs("env"), settlesOn("xrp")), need: allOf(backendIs("env"), settlesOn("xrp"))},
-		{name: stack.AWSRegion, flag: "aws-region", when: backendIs("aws-kms")},
-		{name: stack.AWSKMSKeyID, flag: "aws-kms-key-id", when: backendIs("aws-kms")},
-		{name: stack.AWSAccessKeyID, flag: "aws-access-key-id", when: backendIs("aws-kms")},
-		{name: stack.AWSSecretAccessKey, flag: "aws-secret-access-key-file", kind: kindSecretFile,
-			when: backendIs("aws-kms"), need: isSet(stack.AWSAccessKeyID)},
-		{name: stack.GCPProjectID, flag: "gcp-project-id", when: backendIs("gcp-kms")},
-		{name: stack.GCPKMSKeyName, flag: "gcp-kms-key-name", when: backendIs("gcp-kms")},
-		{name: stack.GCPCredentialsJSON, flag: "gcp-credentials-json-file", kind: kindSecretFile, when: backendIs("gcp-kms")},
-		{name: stack.AzureKeyVaultURL, flag: "azure-key-vault-url", when: backendIs("azure-kv")},
-		{name: stack.AzureKeyName, flag: "azure-key-name", when: backendIs("azure-kv")},
-		{name: stack.AzureTenantID, flag: "azure-tenant-id", when: backendIs("azure-kv")},
-		{name: stack.AzureClientID, flag: "azure-client-id", when: backendIs("azure-kv")},
-		{name: stack.AzureClientSecret, flag: "azure-client-secret-file", kind: kindSecretFile, when: backendIs("azure-kv")},
-		{name: stack.PrometheusEnabled, flag: "monitoring", kind: kindYesNo, newPage: true},
-		{name: stack.BTPPort, flag: "btp-port", kind: kindPort},
-		{name: stack.HealthCheckPort, flag: "health-port", kind: kindPort},
-		{name: stack.LogLevel, flag: "log-level", kind: kindChoice},
-		{name: stack.PeerDiscoveryEnabled, flag: "discovery", kind: kindYesNo, drives: true},
-		{name: stack.PeerDiscoveryEndpoints, flag: "discovery-endpoints", when: discoveryOn},
-		{name: stack.PeerAnnounceAddress, flag: "announce-address", when: discoveryOn},
+		{name: settings.AWSRegion, flag: "aws-region", when: backendIs("aws-kms")},
+		{name: settings.AWSKMSKeyID, flag: "aws-kms-key-id", when: backendIs("aws-kms")},
+		{name: settings.AWSAccessKeyID, flag: "aws-access-key-id", when: backendIs("aws-kms")},
+		{name: settings.AWSSecretAccessKey, flag: "aws-secret-access-key-file", kind: kindSecretFile,
+			when: backendIs("aws-kms"), need: isSet(settings.AWSAccessKeyID)},
+		{name: settings.GCPProjectID, flag: "gcp-project-id", when: backendIs("gcp-kms")},
+		{name: settings.GCPKMSKeyName, flag: "gcp-kms-key-name", when: backendIs("gcp-kms")},
+		{name: settings.GCPCredentialsJSON, flag: "gcp-credentials-json-file", kind: kindSecretFile, when: backendIs("gcp-kms")},
+		{name: settings.AzureKeyVaultURL, flag: "azure-key-vault-url", when: backendIs("azure-kv")},
+		{name: settings.AzureKeyName, flag: "azure-key-name", when: backendIs("azure-kv")},
+		{name: settings.AzureTenantID, flag: "azure-tenant-id", when: backendIs("azure-kv")},
+		{name: settings.AzureClientID, flag: "azure-client-id", when: backendIs("azure-kv")},
+		{name: settings.AzureClientSecret, flag: "azure-client-secret-file", kind: kindSecretFile, when: backendIs("azure-kv")},
+		{name: settings.PrometheusEnabled, flag: "monitoring", kind: kindYesNo, newPage: true},
+		{name: settings.BTPPort, flag: "btp-port", kind: kindPort},
+		{name: settings.HealthCheckPort, flag: "health-port", kind: kindPort},
+		{name: settings.LogLevel, flag: "log-level", kind: kindChoice},
+		{name: settings.PeerDiscoveryEnabled, flag: "discovery", kind: kindYesNo, drives: true},
+		{name: settings.PeerDiscoveryEndpoints, flag: "discovery-endpoints", when: discoveryOn},
+		{name: settings.PeerAnnounceAddress, flag: "announce-address", when: discoveryOn},
 	}
 }
 
 // setting returns the schema entry the question fills; the question table only names settings that exist.
-func (q question) setting() stack.Setting {
-	s, ok := stack.Lookup(q.name)
+func (q question) setting() settings.Setting {
+	s, ok := settings.Lookup(q.name)
 	if !ok {
 		panic("init: question for unknown setting " + q.name)
 	}
@@ -118,7 +118,7 @@ func (q question) required(a answers) bool {
 }
 
 // hostPorts are the settings that publish a host port; the wizard keeps them distinct.
-var hostPorts = []string{stack.BTPPort, stack.HealthCheckPort, stack.PrometheusPort, stack.GrafanaPort, stack.JaegerUIPort, stack.DiscoveryPort}
+var hostPorts = []string{settings.BTPPort, settings.HealthCheckPort, settings.PrometheusPort, settings.GrafanaPort, settings.JaegerUIPort, settings.DiscoveryPort}
 
 // check validates an answer (for a secret file: the path; its contents are checked) through the schema,
 // plus the wizard's own rules. An error never contains a secret.
@@ -163,7 +163,7 @@ func checkHostPort(a answers, name, v string) error {
 }
 
 // readSecretFile reads a secret from path and checks it; errors name the file, never its contents.
-func readSecretFile(s stack.Setting, path string) (string, error) {
+func readSecretFile(s settings.Setting, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("cannot read the file for %s: %w", s.Name, err)
@@ -212,9 +212,9 @@ func (a answers) get(name string) string {
 func (a answers) set(name, v string) { *a.ptr(name) = v }
 
 // values returns the answers with the schema's defaults filled in, for RequiredWhen.
-func (a answers) values() stack.Values {
-	v := stack.Values{}
-	for _, s := range stack.Schema() {
+func (a answers) values() settings.Values {
+	v := settings.Values{}
+	for _, s := range settings.Schema() {
 		v[s.Name] = s.Default
 		if x := a.get(s.Name); x != "" {
 			v[s.Name] = x

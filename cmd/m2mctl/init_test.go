@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/m2mnet/m2m/stack"
 )
 
@@ -52,7 +54,7 @@ func writeSecretFile(t *testing.T, name, content string) string {
 }
 
 // loadWritten checks the file init wrote: mode 0600, loads through stack.Load, generated values well made.
-func loadWritten(t *testing.T, path string) stack.Values {
+func loadWritten(t *testing.T, path string) settings.Values {
 	t.Helper()
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -61,7 +63,7 @@ func loadWritten(t *testing.T, path string) stack.Values {
 	if mode := fi.Mode().Perm(); mode != 0o600 {
 		t.Errorf("%s has mode %o, want 0600", path, mode)
 	}
-	v, err := stack.Load(path)
+	v, err := settings.Load(path)
 	if err != nil {
 		t.Fatalf("stack.Load of the written file: %v", err)
 	}
@@ -71,14 +73,14 @@ func loadWritten(t *testing.T, path string) stack.Values {
 			t.Errorf("init did not prepare %s next to the .env: %v", want, err)
 		}
 	}
-	cluster, ok := new(big.Int).SetString(v.String(stack.TigerBeetleClusterID), 10)
+	cluster, ok := new(big.Int).SetString(v.String(settings.TigerBeetleClusterID), 10)
 	if !ok || cluster.Sign() <= 0 || cluster.BitLen() > 128 {
 		t.Errorf("TIGERBEETLE_CLUSTER_ID is not a non-zero 128-bit decimal")
 	}
-	if n := len(v.String(stack.GrafanaPassword)); n < 24 {
+	if n := len(v.String(settings.GrafanaPassword)); n < 24 {
 		t.Errorf("GRAFANA_PASSWORD has %d characters, want at least 24", n)
 	}
-	seed, err := base64.StdEncoding.DecodeString(v.String(stack.NodePrivateKey))
+	seed, err := base64.StdEncoding.DecodeString(v.String(settings.NodePrivateKey))
 	if err != nil || len(seed) != 32 {
 		t.Errorf("NODE_PRIVATE_KEY is not padded base64 of 32 bytes (%d bytes, %v)", len(seed), err)
 	}
@@ -86,9 +88,9 @@ func loadWritten(t *testing.T, path string) stack.Values {
 }
 
 // assertNoSecretPrinted fails if any secret of v appears in what the command printed.
-func assertNoSecretPrinted(t *testing.T, v stack.Values, printed string) {
+func assertNoSecretPrinted(t *testing.T, v settings.Values, printed string) {
 	t.Helper()
-	for _, s := range stack.Schema() {
+	for _, s := range settings.Schema() {
 		if (s.Secret || s.Generated) && v.String(s.Name) != "" && strings.Contains(printed, v.String(s.Name)) {
 			t.Errorf("the value of %s was printed", s.Name)
 		}
@@ -106,8 +108,8 @@ func TestInitScriptedWritesAPrivateFileThatLoads(t *testing.T) {
 			name: "evm with the key in .env",
 			args: []string{"--node-id", "alice-node", "--evm-address", testEVMAddress,
 				"--evm-private-key-file", writeSecretFile(t, "evm.key", testEVMKey), "--btp-port", "4100", "--log-level", "debug"},
-			want: map[string]string{stack.NodeID: "alice-node", stack.EVMAddress: testEVMAddress, stack.EVMPrivateKey: testEVMKey,
-				stack.KeyBackend: "env", stack.BTPPort: "4100", stack.LogLevel: "debug", stack.PrometheusEnabled: "true"},
+			want: map[string]string{settings.NodeID: "alice-node", settings.EVMAddress: testEVMAddress, settings.EVMPrivateKey: testEVMKey,
+				settings.KeyBackend: "env", settings.BTPPort: "4100", settings.LogLevel: "debug", settings.PrometheusEnabled: "true"},
 			stderr: "WARNING: KEY_BACKEND=env",
 		},
 		{
@@ -116,9 +118,9 @@ func TestInitScriptedWritesAPrivateFileThatLoads(t *testing.T) {
 				"--evm-private-key-file", writeSecretFile(t, "evm.key", testEVMKey), "--xrp-secret-file", writeSecretFile(t, "xrp.seed", testXRPSeed),
 				"--monitoring", "off", "--discovery", "on", "--discovery-endpoints", "https://d1.example.com, https://d2.example.com",
 				"--announce-address", "wss://node.example.com:4000"},
-			want: map[string]string{stack.SettlementPreference: "both", stack.XRPAddress: testXRPAddress, stack.XRPSecret: testXRPSeed,
-				stack.PrometheusEnabled: "false", stack.PeerDiscoveryEnabled: "true",
-				stack.PeerDiscoveryEndpoints: "https://d1.example.com, https://d2.example.com"},
+			want: map[string]string{settings.SettlementPreference: "both", settings.XRPAddress: testXRPAddress, settings.XRPSecret: testXRPSeed,
+				settings.PrometheusEnabled: "false", settings.PeerDiscoveryEnabled: "true",
+				settings.PeerDiscoveryEndpoints: "https://d1.example.com, https://d2.example.com"},
 		},
 		{
 			name: "xrp with azure key vault",
@@ -127,8 +129,8 @@ func TestInitScriptedWritesAPrivateFileThatLoads(t *testing.T) {
 				"--azure-tenant-id", "11111111-2222-3333-4444-555555555555", "--azure-client-id", "11111111-2222-3333-4444-666666666666",
 				"--azure-client-secret-file", writeSecretFile(t, "azure", "a secret with # and spaces"),
 				"--evm-address", testEVMAddress}, // not used: the node settles on XRP only
-			want: map[string]string{stack.KeyBackend: "azure-kv", stack.AzureKeyName: "node", stack.AzureClientSecret: "a secret with # and spaces",
-				stack.EVMAddress: ""},
+			want: map[string]string{settings.KeyBackend: "azure-kv", settings.AzureKeyName: "node", settings.AzureClientSecret: "a secret with # and spaces",
+				settings.EVMAddress: ""},
 			stderr: "--evm-address is not used",
 		},
 	}
@@ -143,16 +145,16 @@ func TestInitScriptedWritesAPrivateFileThatLoads(t *testing.T) {
 			if !strings.Contains(res.stderr, tt.stderr) {
 				t.Errorf("stderr does not say %q:\n%s", tt.stderr, res.stderr)
 			}
-			if warned := strings.Contains(res.stderr, "WARNING"); warned != (v.String(stack.KeyBackend) == "env") {
-				t.Errorf("env-backend warning shown = %v with KEY_BACKEND=%s", warned, v.String(stack.KeyBackend))
+			if warned := strings.Contains(res.stderr, "WARNING"); warned != (v.String(settings.KeyBackend) == "env") {
+				t.Errorf("env-backend warning shown = %v with KEY_BACKEND=%s", warned, v.String(settings.KeyBackend))
 			}
 			for k, want := range tt.want {
 				if got := v.String(k); got != want {
 					t.Errorf("%s = %q, want %q", k, got, want)
 				}
 			}
-			if !strings.HasPrefix(v.String(stack.NodeID), "m2m-") && v.String(stack.NodeID) != "alice-node" {
-				t.Errorf("NODE_ID = %q, want the flag or a generated m2m-xxxxxx", v.String(stack.NodeID))
+			if !strings.HasPrefix(v.String(settings.NodeID), "m2m-") && v.String(settings.NodeID) != "alice-node" {
+				t.Errorf("NODE_ID = %q, want the flag or a generated m2m-xxxxxx", v.String(settings.NodeID))
 			}
 			assertNoSecretPrinted(t, v, res.printed())
 			for _, step := range []string{"m2mctl up", "m2mctl status", "/health/ready"} {
@@ -160,8 +162,8 @@ func TestInitScriptedWritesAPrivateFileThatLoads(t *testing.T) {
 					t.Errorf("next steps do not mention %q:\n%s", step, res.stdout)
 				}
 			}
-			if grafana := "http://127.0.0.1:" + v.String(stack.GrafanaPort); v.Bool(stack.PrometheusEnabled) != strings.Contains(res.stdout, grafana) {
-				t.Errorf("Grafana's address %s shown = %v, want %v (monitoring on)", grafana, !v.Bool(stack.PrometheusEnabled), v.Bool(stack.PrometheusEnabled))
+			if grafana := "http://127.0.0.1:" + v.String(settings.GrafanaPort); v.Bool(settings.PrometheusEnabled) != strings.Contains(res.stdout, grafana) {
+				t.Errorf("Grafana's address %s shown = %v, want %v (monitoring on)", grafana, !v.Bool(settings.PrometheusEnabled), v.Bool(settings.PrometheusEnabled))
 			}
 		})
 	}
@@ -169,7 +171,7 @@ func TestInitScriptedWritesAPrivateFileThatLoads(t *testing.T) {
 
 func TestInitGeneratesADifferentNodeIDAndSecretsEachTime(t *testing.T) {
 	dir := t.TempDir()
-	var seen []stack.Values
+	var seen []settings.Values
 	for i := range 2 {
 		path := filepath.Join(dir, "env"+string(rune('a'+i)))
 		res := runInit(t, strings.NewReader(""), "--yes", "--output", path, "--settlement", "xrp", "--xrp-address", testXRPAddress,
@@ -179,12 +181,12 @@ func TestInitGeneratesADifferentNodeIDAndSecretsEachTime(t *testing.T) {
 		}
 		seen = append(seen, loadWritten(t, path))
 	}
-	for _, k := range []string{stack.NodeID, stack.TigerBeetleClusterID, stack.GrafanaPassword, stack.NodePrivateKey} {
+	for _, k := range []string{settings.NodeID, settings.TigerBeetleClusterID, settings.GrafanaPassword, settings.NodePrivateKey} {
 		if seen[0].String(k) == seen[1].String(k) {
 			t.Errorf("%s is the same in two runs", k)
 		}
 	}
-	if id := seen[0].String(stack.NodeID); len(id) != len("m2m-")+6 || strings.Trim(id[4:], nodeIDAlphabet) != "" {
+	if id := seen[0].String(settings.NodeID); len(id) != len("m2m-")+6 || strings.Trim(id[4:], nodeIDAlphabet) != "" {
 		t.Errorf("generated NODE_ID %q, want m2m- and 6 of [a-z0-9]", id)
 	}
 }
@@ -321,7 +323,7 @@ func TestInitRefusesABadOutputBeforeAskingAnything(t *testing.T) {
 		if res.code != exitUsage || !strings.Contains(res.stderr, path) {
 			t.Errorf("--output %s: exit %d, want %d naming the path; stderr:\n%s", path, res.code, exitUsage, res.stderr)
 		}
-		if strings.Contains(res.stderr, doc(stack.NodeID)) {
+		if strings.Contains(res.stderr, doc(settings.NodeID)) {
 			t.Errorf("--output %s: a question was asked before the output was refused", path)
 		}
 	}

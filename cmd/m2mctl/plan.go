@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
@@ -41,7 +43,7 @@ func (f *deployFlags) register(cmd *cobra.Command, deploys bool) {
 // loadProject reads and checks the .env, then builds the project exactly as `docker compose` would load it.
 func (f *deployFlags) loadProject(ctx context.Context) (*types.Project, error) {
 	// A .env with problems exits 1 here as it does for `m2mctl config`: the list names every line to fix.
-	values, err := stack.Load(f.envFile)
+	values, err := settings.Load(f.envFile)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +70,7 @@ const localConnectorRepo = "m2m/connector:"
 func (f *deployFlags) deployOptions(p *types.Project, pull string) deployer.Options {
 	opts := deployer.Options{Pull: pull, BuildFromBinary: map[string]string{}, LocalOnly: map[string]string{}}
 	bin := f.connectorBinary
-	for _, name := range []string{stack.ServiceConnector, "discovery"} {
+	for _, name := range []string{settings.ServiceConnector, "discovery"} {
 		if s, ok := p.Services[name]; ok {
 			if bin != "" {
 				opts.BuildFromBinary[s.Image] = bin

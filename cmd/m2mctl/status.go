@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/m2mnet/m2m/deployer"
@@ -84,7 +86,7 @@ func statusRun(ctx context.Context, opts *statusOptions) error {
 	rep := statusReport{Project: opts.flags.project, Services: rows, Healthy: len(rows) > 0}
 	for _, r := range rows {
 		rep.Healthy = rep.Healthy && r.OK
-		if r.Service == stack.ServiceConnector {
+		if r.Service == settings.ServiceConnector {
 			if addr := r.HostPorts[fmt.Sprintf("%d/tcp", stack.ContainerHealthPort)]; addr != "" {
 				rep.Connector = opts.probe(ctx, "http://"+addr+"/health")
 			}

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/m2mnet/m2m/stack"
+	"github.com/m2mnet/m2m/stack/settings"
 )
 
 // Config is the connector's configuration. Secrets are held as Secret, which never prints.
@@ -64,7 +64,7 @@ const (
 // stack's *stack.Problems, naming every problem at once.
 func FromEnviron(environ []string) (Config, error) {
 	own := ownSettings()
-	v, err := stack.FromEnvironFor(environ, func(s stack.Setting) bool { return own[s.Name] })
+	v, err := settings.FromEnvironFor(environ, func(s settings.Setting) bool { return own[s.Name] })
 	if err != nil {
 		return Config{}, err
 	}
@@ -74,9 +74,9 @@ func FromEnviron(environ []string) (Config, error) {
 // ownSettings are the settings that concern the connector process: the ones the stack passes to its container,
 // plus the two listening ports, which it takes from the environment when run outside the stack.
 func ownSettings() map[string]bool {
-	own := map[string]bool{stack.BTPPort: true, stack.HealthCheckPort: true}
-	for _, s := range stack.Schema() {
-		if slices.Contains(s.Services, stack.ServiceConnector) {
+	own := map[string]bool{settings.BTPPort: true, settings.HealthCheckPort: true}
+	for _, s := range settings.Schema() {
+		if slices.Contains(s.Services, settings.ServiceConnector) {
 			own[s.Name] = true
 		}
 	}
@@ -84,45 +84,45 @@ func ownSettings() map[string]bool {
 }
 
 // FromValues types already-validated values.
-func FromValues(v stack.Values) (Config, error) {
+func FromValues(v settings.Values) (Config, error) {
 	c := Config{
-		NodeID:               v.String(stack.NodeID),
-		ILPAddress:           v.String(stack.ILPAddress),
+		NodeID:               v.String(settings.NodeID),
+		ILPAddress:           v.String(settings.ILPAddress),
 		SettleEVM:            v.Settlement("evm"),
 		SettleXRP:            v.Settlement("xrp"),
-		EVMRPCURL:            v.String(stack.BaseRPCURL),
-		XRPLURL:              v.String(stack.XRPLWSSURL),
-		Ledger:               v.String(stack.Ledger),
-		TigerBeetleClusterID: v.String(stack.TigerBeetleClusterID),
-		TigerBeetleAddress:   v.String(stack.TigerBeetleAddress),
-		DefaultCreditLimit:   v.Uint64(stack.DefaultCreditLimit),
-		BTPPort:              v.Int(stack.BTPPort),
-		HealthPort:           v.Int(stack.HealthCheckPort),
-		PeersFile:            v.String(stack.PeersFile),
-		OTLPEndpoint:         v.String(stack.OTELExporterOTLPEndpoint),
+		EVMRPCURL:            v.String(settings.BaseRPCURL),
+		XRPLURL:              v.String(settings.XRPLWSSURL),
+		Ledger:               v.String(settings.Ledger),
+		TigerBeetleClusterID: v.String(settings.TigerBeetleClusterID),
+		TigerBeetleAddress:   v.String(settings.TigerBeetleAddress),
+		DefaultCreditLimit:   v.Uint64(settings.DefaultCreditLimit),
+		BTPPort:              v.Int(settings.BTPPort),
+		HealthPort:           v.Int(settings.HealthCheckPort),
+		PeersFile:            v.String(settings.PeersFile),
+		OTLPEndpoint:         v.String(settings.OTELExporterOTLPEndpoint),
 		Discovery: Discovery{
-			Enabled:         v.Bool(stack.PeerDiscoveryEnabled),
-			Endpoints:       v.List(stack.PeerDiscoveryEndpoints),
-			AnnounceAddress: v.String(stack.PeerAnnounceAddress),
+			Enabled:         v.Bool(settings.PeerDiscoveryEnabled),
+			Endpoints:       v.List(settings.PeerDiscoveryEndpoints),
+			AnnounceAddress: v.String(settings.PeerAnnounceAddress),
 		},
 	}
 	if c.ILPAddress == "" {
 		c.ILPAddress = "g.m2m." + c.NodeID
 	}
-	if err := c.LogLevel.UnmarshalText([]byte(v.String(stack.LogLevel))); err != nil {
-		return Config{}, fmt.Errorf("%s=%s: %w", stack.LogLevel, v.String(stack.LogLevel), err)
+	if err := c.LogLevel.UnmarshalText([]byte(v.String(settings.LogLevel))); err != nil {
+		return Config{}, fmt.Errorf("%s=%s: %w", settings.LogLevel, v.String(settings.LogLevel), err)
 	}
-	if s := v.String(stack.PeerDiscoveryInterval); s != "" {
+	if s := v.String(settings.PeerDiscoveryInterval); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			return Config{}, fmt.Errorf("%s=%s: %w", stack.PeerDiscoveryInterval, s, err)
+			return Config{}, fmt.Errorf("%s=%s: %w", settings.PeerDiscoveryInterval, s, err)
 		}
 		c.Discovery.Interval = d
 	}
-	if s := v.String(stack.NodePrivateKey); s != "" {
+	if s := v.String(settings.NodePrivateKey); s != "" {
 		seed, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			return Config{}, fmt.Errorf("%s is not base64; run m2mctl init to make one", stack.NodePrivateKey)
+			return Config{}, fmt.Errorf("%s is not base64; run m2mctl init to make one", settings.NodePrivateKey)
 		}
 		c.NodePrivateKey = seed
 	}

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/m2mnet/m2m/connector/config"
-	"github.com/m2mnet/m2m/stack"
 )
 
 // seed is a throwaway ed25519 seed made for this test only.
@@ -61,7 +62,7 @@ func TestFromEnvironIgnoresOtherServicesSettings(t *testing.T) {
 func TestFromEnvironListsEveryProblemAtOnce(t *testing.T) {
 	env := []string{"LEDGER=paper", "LOG_LEVEL=loud", "SETTLEMENT_PREFERENCE=xrp", "XRPL_WSS_URL=http://x", "HEALTH_CHECK_PORT=99999"}
 	_, err := config.FromEnviron(env)
-	var problems *stack.Problems
+	var problems *settings.Problems
 	if !errors.As(err, &problems) {
 		t.Fatalf("err = %v; want *stack.Problems", err)
 	}

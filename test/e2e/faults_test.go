@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/moby/moby/client"
 
 	"github.com/m2mnet/m2m/deployer"
@@ -23,7 +25,7 @@ func TestFaultKilledConnectorAndStoppedLedgerRecover(t *testing.T) {
 	p.requireHealthy(running...)
 	// With HEALTH_CHECK_PORT=0 Docker picks a new host port each time the container starts: ask every time.
 	ready := func() error {
-		addr, err := p.lookupAddr(stack.ServiceConnector, "8080/tcp")
+		addr, err := p.lookupAddr(settings.ServiceConnector, "8080/tcp")
 		if err != nil {
 			return err
 		}
@@ -31,10 +33,10 @@ func TestFaultKilledConnectorAndStoppedLedgerRecover(t *testing.T) {
 	}
 
 	// kill -9: the engine sees a crash, not a stop, so unless-stopped restarts the same container.
-	before := p.container(stack.ServiceConnector)
+	before := p.container(settings.ServiceConnector)
 	p.kill9(before.ID)
 	eventually(t, 90*time.Second, "the killed connector restarted and ready", func() error {
-		c := p.container(stack.ServiceConnector)
+		c := p.container(settings.ServiceConnector)
 		if c.Restarts <= before.Restarts {
 			return fmt.Errorf("restart count %d, was %d", c.Restarts, before.Restarts)
 		}
@@ -44,15 +46,15 @@ func TestFaultKilledConnectorAndStoppedLedgerRecover(t *testing.T) {
 		return ready()
 	})
 	rep := p.requireHealthy(running...)
-	row := rep.service(t, stack.ServiceConnector)
+	row := rep.service(t, settings.ServiceConnector)
 	if row.Restarts < before.Restarts+1 || row.Container != before.Name {
 		t.Errorf("m2mctl status after kill -9: connector %s restarts %d, want container %s with at least %d restarts",
 			row.Container, row.Restarts, before.Name, before.Restarts+1)
 	}
 
 	// TigerBeetle stopped: status must say so; the connector must not be restarted to recover.
-	conn := p.container(stack.ServiceConnector)
-	tb := p.container(stack.ServiceTigerBeetle)
+	conn := p.container(settings.ServiceConnector)
+	tb := p.container(settings.ServiceTigerBeetle)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	stop := 10
@@ -61,12 +63,12 @@ func TestFaultKilledConnectorAndStoppedLedgerRecover(t *testing.T) {
 	}
 	eventually(t, 30*time.Second, "m2mctl status reports tigerbeetle down", func() error {
 		rep, code := p.status()
-		if code == 0 || rep.Healthy || rep.service(t, stack.ServiceTigerBeetle).OK {
-			return fmt.Errorf("status exit %d healthy=%v tigerbeetle=%+v", code, rep.Healthy, rep.service(t, stack.ServiceTigerBeetle))
+		if code == 0 || rep.Healthy || rep.service(t, settings.ServiceTigerBeetle).OK {
+			return fmt.Errorf("status exit %d healthy=%v tigerbeetle=%+v", code, rep.Healthy, rep.service(t, settings.ServiceTigerBeetle))
 		}
 		return nil
 	})
-	readyURL := "http://" + p.hostAddr(stack.ServiceConnector, "8080/tcp") + "/health/ready"
+	readyURL := "http://" + p.hostAddr(settings.ServiceConnector, "8080/tcp") + "/health/ready"
 	t.Run("connector not ready while TigerBeetle is down", func(t *testing.T) {
 		if !env.images.RealTigerBeetle {
 			t.Skipf("needs a real TigerBeetle (set %s): the stand-in speaks no TigerBeetle protocol, so the connector "+
@@ -111,7 +113,7 @@ func (p *project) requireSameRun(before deployer.Container, what string) {
 func TestFaultInterruptedFormatIsCompletedByNextUp(t *testing.T) {
 	wallTime(t)
 	// The slow image holds the stand-in's format half-way for a few seconds, long enough to kill it there.
-	p := newProject(t, projectOptions{settings: map[string]string{stack.TigerBeetleImage: env.images.SlowFormat}})
+	p := newProject(t, projectOptions{settings: map[string]string{settings.TigerBeetleImage: env.images.SlowFormat}})
 	temp := stack.DataFile + ".formatting"
 
 	done := make(chan result, 1)
@@ -132,9 +134,9 @@ func TestFaultInterruptedFormatIsCompletedByNextUp(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		cs := obs.Containers[stack.ServiceFormat]
+		cs := obs.Containers[settings.ServiceFormat]
 		if len(cs) != 1 || cs[0].State != "running" {
-			return fmt.Errorf("no running %s container yet", stack.ServiceFormat)
+			return fmt.Errorf("no running %s container yet", settings.ServiceFormat)
 		}
 		if _, err := env.cli.ContainerStatPath(ctx, cs[0].ID, client.ContainerStatPathOptions{Path: temp}); err != nil {
 			return fmt.Errorf("stat %s: %v", temp, err)
@@ -149,8 +151,8 @@ func TestFaultInterruptedFormatIsCompletedByNextUp(t *testing.T) {
 	if first.code == 0 {
 		t.Fatalf("m2mctl up succeeded although its format was killed mid-way:\n%s", first.stderr)
 	}
-	if !strings.Contains(first.stderr, stack.ServiceFormat) {
-		t.Errorf("m2mctl up failed (exit %d) without naming %s:\n%s", first.code, stack.ServiceFormat, first.stderr)
+	if !strings.Contains(first.stderr, settings.ServiceFormat) {
+		t.Errorf("m2mctl up failed (exit %d) without naming %s:\n%s", first.code, settings.ServiceFormat, first.stderr)
 	}
 	if _, _, ok := p.dataFile(stack.DataFile); ok {
 		t.Fatalf("%s exists after the format was killed mid-way; only the temp file may", stack.DataFile)

@@ -7,13 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/moby/moby/api/types/network"
 
 	"github.com/m2mnet/m2m/stack"
 )
 
 // running are the services of the default stack that must be running and healthy.
-var running = []string{stack.ServiceTigerBeetle, stack.ServiceConnector, stack.ServicePrometheus, stack.ServiceGrafana}
+var running = []string{settings.ServiceTigerBeetle, settings.ServiceConnector, settings.ServicePrometheus, settings.ServiceGrafana}
 
 // A newcomer's path: init, up, everything healthy and scraped, down keeps the data, up again does not format.
 func TestNewcomerUpDownUpKeepsTheLedger(t *testing.T) {
@@ -34,14 +36,14 @@ func TestNewcomerUpDownUpKeepsTheLedger(t *testing.T) {
 	}
 
 	rep := p.requireHealthy(running...)
-	if out := p.mustCtl(time.Minute, "logs", stack.ServiceFormat).stdout; !strings.Contains(out, "formatted "+stack.DataFile) {
-		t.Errorf("m2mctl logs %s does not show the format:\n%s", stack.ServiceFormat, out)
+	if out := p.mustCtl(time.Minute, "logs", settings.ServiceFormat).stdout; !strings.Contains(out, "formatted "+stack.DataFile) {
+		t.Errorf("m2mctl logs %s does not show the format:\n%s", settings.ServiceFormat, out)
 	}
-	if out := p.mustCtl(time.Minute, "logs", stack.ServiceConnector, "--tail", "3").stdout; strings.Count(strings.TrimSpace(out), "\n") > 2 || !strings.Contains(out, "{") {
+	if out := p.mustCtl(time.Minute, "logs", settings.ServiceConnector, "--tail", "3").stdout; strings.Count(strings.TrimSpace(out), "\n") > 2 || !strings.Contains(out, "{") {
 		t.Errorf("m2mctl logs connector --tail 3: want at most 3 JSON log lines, got:\n%s", out)
 	}
-	if f := rep.service(t, stack.ServiceFormat); !f.OK || f.State == "running" {
-		t.Errorf("%s after the first up: state %s ok=%v, want finished and ok", stack.ServiceFormat, f.State, f.OK)
+	if f := rep.service(t, settings.ServiceFormat); !f.OK || f.State == "running" {
+		t.Errorf("%s after the first up: state %s ok=%v, want finished and ok", settings.ServiceFormat, f.State, f.OK)
 	}
 	if rep.Connector == nil || rep.Connector.Status == "" {
 		t.Errorf("m2mctl status shows nothing of the connector's /health: %+v", rep.Connector)
@@ -49,8 +51,8 @@ func TestNewcomerUpDownUpKeepsTheLedger(t *testing.T) {
 		t.Errorf("connector reports its ledger dependency %q, want up", d.Status)
 	}
 	// Only BTP is public; health, Prometheus and Grafana publish on the loopback interface.
-	for _, s := range []struct{ service, port string }{{stack.ServiceConnector, "8080/tcp"}, {stack.ServicePrometheus, "9090/tcp"},
-		{stack.ServiceGrafana, "3000/tcp"}} {
+	for _, s := range []struct{ service, port string }{{settings.ServiceConnector, "8080/tcp"}, {settings.ServicePrometheus, "9090/tcp"},
+		{settings.ServiceGrafana, "3000/tcp"}} {
 		bindings := p.container(s.service).Ports[network.MustParsePort(s.port)]
 		if len(bindings) == 0 {
 			t.Errorf("%s publishes no host port for %s", s.service, s.port)
@@ -61,14 +63,14 @@ func TestNewcomerUpDownUpKeepsTheLedger(t *testing.T) {
 			}
 		}
 	}
-	health := "http://" + p.hostAddr(stack.ServiceConnector, "8080/tcp")
+	health := "http://" + p.hostAddr(settings.ServiceConnector, "8080/tcp")
 	for _, path := range []string{"/health", "/health/live", "/health/ready"} {
 		if err := wantStatus(health+path, 200)(); err != nil {
 			t.Error(err)
 		}
 	}
 
-	prom := "http://" + p.hostAddr(stack.ServicePrometheus, "9090/tcp")
+	prom := "http://" + p.hostAddr(settings.ServicePrometheus, "9090/tcp")
 	info := waitConnectorScraped(t, prom)
 	if env.images.Connector != "" && !fromEnv(envConnectorImage) && info[0].Metric["version"] != "e2e" {
 		t.Errorf("m2m_build_info version = %q, want e2e (the binary this run built): %v", info[0].Metric["version"], info[0].Metric)
@@ -89,9 +91,9 @@ func TestNewcomerUpDownUpKeepsTheLedger(t *testing.T) {
 
 	p.up()
 	p.requireHealthy(running...)
-	format := p.container(stack.ServiceFormat)
+	format := p.container(settings.ServiceFormat)
 	if !format.StartedAt.IsZero() {
-		t.Errorf("%s ran on the second up (started %s); the data file was there, so it must be skipped", stack.ServiceFormat, format.StartedAt)
+		t.Errorf("%s ran on the second up (started %s); the data file was there, so it must be skipped", settings.ServiceFormat, format.StartedAt)
 	}
 	after, _, ok := fileSumOf(t, format.ID, stack.DataFile)
 	switch {

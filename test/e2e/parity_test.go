@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/m2mnet/m2m/stack"
 )
 
@@ -58,15 +60,15 @@ func TestParityComposeUpWaitRunsTheEmittedYAML(t *testing.T) {
 		got = append(got, s.Service)
 	}
 	sort.Strings(got)
-	want := append([]string{stack.ServiceFormat}, running...)
+	want := append([]string{settings.ServiceFormat}, running...)
 	sort.Strings(want)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("m2mctl status sees services %v on the Compose-made stack, want %v", got, want)
 	}
-	if f := rep.service(t, stack.ServiceFormat); !f.OK {
-		t.Errorf("%s under Compose: state %s, want completed", stack.ServiceFormat, f.State)
+	if f := rep.service(t, settings.ServiceFormat); !f.OK {
+		t.Errorf("%s under Compose: state %s, want completed", settings.ServiceFormat, f.State)
 	}
-	waitConnectorScraped(t, "http://"+p.hostAddr(stack.ServicePrometheus, "9090/tcp"))
+	waitConnectorScraped(t, "http://"+p.hostAddr(settings.ServicePrometheus, "9090/tcp"))
 	if _, size, ok := p.dataFile(stack.DataFile); !ok || size == 0 {
 		t.Errorf("the format under Compose left no %s (present=%v, size %d)", stack.DataFile, ok, size)
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/m2mnet/m2m/stack"
+	"github.com/m2mnet/m2m/stack/settings"
 )
 
 // evmAddress is a well-known EIP-55 test address: settlement needs one, nothing is ever sent to it.
@@ -63,11 +63,11 @@ func newProject(t testing.TB, o projectOptions) *project {
 		ledger = "tigerbeetle"
 	}
 	settings := map[string]string{
-		stack.ConnectorImage: env.images.Connector, stack.TigerBeetleImage: env.images.TigerBeetle,
-		stack.PrometheusImage: env.images.Prometheus, stack.GrafanaImage: env.images.Grafana,
+		settings.ConnectorImage: env.images.Connector, settings.TigerBeetleImage: env.images.TigerBeetle,
+		settings.PrometheusImage: env.images.Prometheus, settings.GrafanaImage: env.images.Grafana,
 		// Docker picks every host port: scenarios run side by side with each other and with real nodes.
-		stack.BTPPort: "0", stack.HealthCheckPort: "0", stack.PrometheusPort: "0", stack.GrafanaPort: "0", stack.DiscoveryPort: "0", stack.JaegerUIPort: "0",
-		stack.Ledger: ledger, stack.TigerBeetleCacheGrid: "256MiB",
+		settings.BTPPort: "0", settings.HealthCheckPort: "0", settings.PrometheusPort: "0", settings.GrafanaPort: "0", settings.DiscoveryPort: "0", settings.JaegerUIPort: "0",
+		settings.Ledger: ledger, settings.TigerBeetleCacheGrid: "256MiB",
 	}
 	for k, v := range o.settings {
 		settings[k] = v

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2mnet/m2m/stack/settings"
+
 	"github.com/m2mnet/m2m/connector/btp"
 	"github.com/m2mnet/m2m/connector/ilp"
 	"github.com/m2mnet/m2m/stack"
@@ -28,8 +30,8 @@ func TestTwoNodesDiscoverEachOtherAndForwardAPacket(t *testing.T) {
 	btpA, btpB, registry := freePort(t), freePort(t), freePort(t)
 	endpoint := fmt.Sprintf("http://%s:%d", gw, registry)
 	node := func(btpPort int, extra map[string]string, profiles ...string) *project {
-		settings := map[string]string{stack.BTPPort: strconv.Itoa(btpPort), stack.DiscoveryPort: strconv.Itoa(registry),
-			stack.PeerDiscoveryInterval: "2s"}
+		settings := map[string]string{settings.BTPPort: strconv.Itoa(btpPort), settings.DiscoveryPort: strconv.Itoa(registry),
+			settings.PeerDiscoveryInterval: "2s"}
 		for k, v := range extra {
 			settings[k] = v
 		}
@@ -41,13 +43,13 @@ func TestTwoNodesDiscoverEachOtherAndForwardAPacket(t *testing.T) {
 	// (/etc/m2m in the connector): ordinary BTP clients outside the containers, as an operator's apps would be.
 	// Only the payee knows the preimage, so the Fulfill proves the packet crossed A → B → payee and back.
 	payerToken, payeeToken := randomHex(16), randomHex(16)
-	a := node(btpA, map[string]string{stack.PeersFile: stack.ContainerConfigDir + "/peers.yaml"}, stack.ProfileDiscovery)
-	b := node(btpB, map[string]string{stack.PeersFile: stack.ContainerConfigDir + "/peers.yaml"})
+	a := node(btpA, map[string]string{settings.PeersFile: stack.ContainerConfigDir + "/peers.yaml"}, stack.ProfileDiscovery)
+	b := node(btpB, map[string]string{settings.PeersFile: stack.ContainerConfigDir + "/peers.yaml"})
 	a.writeConfig("peers.yaml", childPeer("payer", payerToken, "g.m2m."+a.name+".payer"))
 	b.writeConfig("peers.yaml", childPeer("payee", payeeToken, "g.m2m."+b.name+".payee"))
 	a.up()
 	b.up()
-	a.requireHealthy(slices.Concat(running, []string{stack.ServiceDiscovery})...)
+	a.requireHealthy(slices.Concat(running, []string{settings.ServiceDiscovery})...)
 	b.requireHealthy(running...)
 
 	eventually(t, 90*time.Second, "A and B discover each other and connect over BTP", func() error {
@@ -68,7 +70,7 @@ func TestTwoNodesDiscoverEachOtherAndForwardAPacket(t *testing.T) {
 	condition := sha256.Sum256(preimage[:])
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	payee, err := btp.Dial(ctx, btp.DialConfig{URL: "ws://" + b.hostAddr(stack.ServiceConnector, "4000/tcp"), Token: payeeToken, PeerID: b.name,
+	payee, err := btp.Dial(ctx, btp.DialConfig{URL: "ws://" + b.hostAddr(settings.ServiceConnector, "4000/tcp"), Token: payeeToken, PeerID: b.name,
 		Session: btp.SessionConfig{Handler: btp.HandlerFunc(func(_ context.Context, _ string, packet []byte) []byte {
 			p, err := ilp.DecodePrepare(packet)
 			if err != nil || p.ExecutionCondition != condition {
@@ -82,7 +84,7 @@ func TestTwoNodesDiscoverEachOtherAndForwardAPacket(t *testing.T) {
 		t.Fatalf("connect the payee to B over BTP: %v", err)
 	}
 	defer payee.Close()
-	payer, err := btp.Dial(ctx, btp.DialConfig{URL: "ws://" + a.hostAddr(stack.ServiceConnector, "4000/tcp"), Token: payerToken, PeerID: a.name})
+	payer, err := btp.Dial(ctx, btp.DialConfig{URL: "ws://" + a.hostAddr(settings.ServiceConnector, "4000/tcp"), Token: payerToken, PeerID: a.name})
 	if err != nil {
 		t.Fatalf("connect the payer to A over BTP: %v", err)
 	}
@@ -134,7 +136,7 @@ func TestTwoNodesDiscoverEachOtherAndForwardAPacket(t *testing.T) {
 	}()
 	defer func() { close(stopTraffic); <-trafficDone }()
 	for _, n := range []*project{a, b} {
-		prom := "http://" + n.hostAddr(stack.ServicePrometheus, "9090/tcp")
+		prom := "http://" + n.hostAddr(settings.ServicePrometheus, "9090/tcp")
 		eventually(t, 90*time.Second, n.name+"'s Prometheus counts the fulfilled packet", func() error {
 			// A rate needs two scrapes that saw the packet; the dashboards' core panels are rates.
 			res, err := promQuery(prom, `sum(rate(m2m_packets_total{job="connector",result="fulfilled"}[1m])) > 0`)

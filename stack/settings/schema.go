@@ -1,4 +1,4 @@
-package stack
+package settings
 
 // Setting names. Code refers to settings only through these constants.
 const (

@@ -1,4 +1,4 @@
-package stack
+package settings
 
 import (
 	"bytes"
@@ -80,3 +80,9 @@ func quote(v string) string {
 	}
 	return v
 }
+
+// ExampleFile is the name of the documented example .env at the repository root.
+const ExampleFile = ".env.example"
+
+// Defaults returns every setting at its default: the values the checked-in YAML is built from.
+func Defaults() Values { return exampleValues() }

@@ -1,7 +1,6 @@
-// Package stack is the one source of truth for an m2m node's configuration: the schema of every .env setting,
-// loading and validating a .env, and the Compose project (compose-go types) that the settings describe.
-// It is pure: no Docker, no network.
-package stack
+// Package settings is the schema of every .env setting of an m2m node, and loading and validating a .env.
+// Standard library only: the connector imports it, and nothing of Compose comes with it.
+package settings
 
 import (
 	"fmt"
