@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -33,8 +34,9 @@ const (
 	opPing          = "ping"
 )
 
-// errTimeout marks a call that the ledger did not answer in time; observe labels it outcome="timeout".
-var errTimeout = errors.New("ledger: no answer in time")
+// errNoAnswer marks a call that the cluster did not answer: the client went stale or its session was evicted.
+// observe labels it, and a caller's own deadline, outcome="timeout".
+var errNoAnswer = errors.New("no answer from the ledger")
 
 // observe records one operation's duration and outcome; m may be nil.
 func observe(m *metrics.Metrics, op string, start time.Time, err *error) {
@@ -43,7 +45,7 @@ func observe(m *metrics.Metrics, op string, start time.Time, err *error) {
 	}
 	outcome := "ok"
 	switch {
-	case errors.Is(*err, errTimeout):
+	case errors.Is(*err, errNoAnswer), errors.Is(*err, context.DeadlineExceeded):
 		outcome = "timeout"
 	case *err != nil:
 		outcome = "error"

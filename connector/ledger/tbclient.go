@@ -9,57 +9,119 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tb "github.com/tigerbeetle/tigerbeetle-go"
 )
 
-// tbConn holds the current TigerBeetle client and replaces it when it stops answering.
+// tbConn holds the shared TigerBeetle client and replaces it when the cluster stops answering.
 //
-// The client never times out and never reports a network error: a call to an unreachable cluster blocks
-// forever. So every call runs in its own goroutine under a deadline, and a client whose call missed its deadline
-// is closed (which fails its pending calls with ErrClientClosed, ending those goroutines) and built again on the
-// next call — from a fresh DNS lookup, because TigerBeetle only takes IP literals and the container behind the
-// name may have moved.
+// The client never times out and never reports a network error: a call to an unreachable cluster blocks until
+// the client is closed. Closing it fails every queued and in-flight call of every caller and costs a new session
+// registration, so it is closed only on the ledger's own staleness rule — a call has waited `stale` and nothing
+// at all came back from the cluster meanwhile — never because one caller's deadline passed. A caller that gives
+// up gets its own error; its call stays queued on the client, watched for staleness.
+//
+// A new client is built by one builder goroutine, outside every caller's budget (DNS, because TigerBeetle takes
+// only IP literals and the container behind the name may have moved, then NewClient). Callers wait for it with
+// their own deadline.
 type tbConn struct {
 	clusterID tb.Uint128
 	host      string
 	port      uint16
+	stale     time.Duration
 	log       *slog.Logger
 	lookup    func(ctx context.Context, host string) ([]netip.Addr, error)
 
-	mu      sync.Mutex
-	client  tb.Client
-	gen     uint64 // counts clients built; a failure discards only the client it happened on
-	addr    string // the IP:port the current client was built with
-	closed  bool
-	closing sync.WaitGroup // Close calls of discarded clients still running
+	mu       sync.Mutex
+	cur      *tbGen   // nil while none is usable
+	building *tbBuild // the build under way, if any
+	gens     uint64   // counts clients built
+	closed   bool
+	closing  sync.WaitGroup // builds and Close calls still running
+}
+
+// tbGen is one client and what the staleness rule needs to know about it.
+type tbGen struct {
+	client    tb.Client
+	n         uint64
+	addr      string
+	lastReply atomic.Int64 // UnixNano of the latest reply from the cluster, or of the build
+	discarded atomic.Bool
+}
+
+type tbBuild struct {
+	done chan struct{} // closed when gen or err is set
+	gen  *tbGen
+	err  error
 }
 
 var errLedgerClosed = errors.New("ledger: closed")
 
-// get returns the current client, building one if there is none.
-func (c *tbConn) get(ctx context.Context) (tb.Client, uint64, error) {
+// get returns the current client, waiting with ctx for the builder when there is none.
+func (c *tbConn) get(ctx context.Context) (*tbGen, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errLedgerClosed
+	}
+	if g := c.cur; g != nil {
+		c.mu.Unlock()
+		return g, nil
+	}
+	b := c.startBuildLocked()
+	c.mu.Unlock()
+	select {
+	case <-b.done:
+		return b.gen, b.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// startBuildLocked returns the build under way, starting one if there is none.
+func (c *tbConn) startBuildLocked() *tbBuild {
+	if c.building != nil {
+		return c.building
+	}
+	b := &tbBuild{done: make(chan struct{})}
+	c.building = b
+	c.closing.Add(1)
+	go c.build(b)
+	return b
+}
+
+// build resolves the host and makes a client; NewClient returns at once and registers in the background.
+func (c *tbConn) build(b *tbBuild) {
+	defer c.closing.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), c.stale)
+	addr, err := c.resolve(ctx)
+	cancel()
+	var client tb.Client
+	if err == nil {
+		client, err = tb.NewClient(c.clusterID, []string{addr})
+		if err != nil {
+			err = fmt.Errorf("tigerbeetle client for %s (%s): %w", c.configured(), addr, err)
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return nil, 0, errLedgerClosed
+	c.building = nil
+	switch {
+	case err != nil:
+		b.err = err
+	case c.closed:
+		c.closeClient(client)
+		b.err = errLedgerClosed
+	default:
+		c.gens++
+		g := &tbGen{client: client, n: c.gens, addr: addr}
+		g.lastReply.Store(time.Now().UnixNano())
+		c.cur, b.gen = g, g
+		c.log.Info("tigerbeetle client built", "address", c.configured(), "ip", addr, "generation", g.n)
 	}
-	if c.client != nil {
-		return c.client, c.gen, nil
-	}
-	addr, err := c.resolve(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	client, err := tb.NewClient(c.clusterID, []string{addr})
-	if err != nil {
-		return nil, 0, fmt.Errorf("tigerbeetle client for %s (%s): %w", c.configured(), addr, err)
-	}
-	c.gen++
-	c.client, c.addr = client, addr
-	c.log.Info("tigerbeetle client built", "address", c.configured(), "ip", addr, "generation", c.gen)
-	return client, c.gen, nil
+	close(b.done)
 }
 
 // resolve turns the configured host into one IP:port, preferring IPv4.
@@ -86,34 +148,39 @@ func (c *tbConn) resolve(ctx context.Context) (string, error) {
 
 func (c *tbConn) configured() string { return net.JoinHostPort(c.host, strconv.Itoa(int(c.port))) }
 
-// discard closes the client of generation gen, if it is still the current one, so the next call builds anew.
-func (c *tbConn) discard(gen uint64, why error) {
+// discard closes g, if it is still the current client, and starts building its successor at once.
+func (c *tbConn) discard(g *tbGen, why string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.client == nil || c.gen != gen {
+	if c.cur != g {
 		return
 	}
-	c.log.Warn("tigerbeetle client discarded; the next call builds a new one", "ip", c.addr, "generation", gen, "reason", why.Error())
-	c.closeLocked()
+	g.discarded.Store(true)
+	c.cur = nil
+	c.log.Warn("tigerbeetle client discarded; building a new one", "ip", g.addr, "generation", g.n, "reason", why)
+	c.closeClient(g.client)
+	if !c.closed {
+		c.startBuildLocked()
+	}
 }
 
-func (c *tbConn) closeLocked() {
-	client := c.client
-	c.client = nil
+// closeClient closes client in the background: Close waits for the client's I/O thread, and fails the client's
+// pending calls with ErrClientClosed.
+func (c *tbConn) closeClient(client tb.Client) {
 	c.closing.Add(1)
-	// Close waits for the client's I/O thread; do not hold the caller (or the lock) on it.
 	go func() {
 		defer c.closing.Done()
 		client.Close()
 	}()
 }
 
-// close closes the current client and waits, at most until ctx is done, for every Close to finish.
+// close closes the current client and waits, at most until ctx is done, for every build and Close to finish.
 func (c *tbConn) close(ctx context.Context) error {
 	c.mu.Lock()
 	c.closed = true
-	if c.client != nil {
-		c.closeLocked()
+	if g := c.cur; g != nil {
+		c.cur = nil
+		c.closeClient(g.client)
 	}
 	c.mu.Unlock()
 	done := make(chan struct{})
@@ -126,16 +193,48 @@ func (c *tbConn) close(ctx context.Context) error {
 	}
 }
 
-// call runs fn on the current client under timeout (and ctx). A call that misses its deadline or fails at the
-// client level (evicted, closed) discards the client; result codes in a successful reply are fn's to read.
-func call[T any](ctx context.Context, c *tbConn, timeout time.Duration, op string, fn func(tb.Client) (T, error)) (T, error) {
+// silentSince reports whether nothing came back from the cluster on g since t.
+func (g *tbGen) silentSince(t time.Time) bool { return g.lastReply.Load() < t.UnixNano() }
+
+// watch applies the staleness rule to one call submitted on g at submitted, until finished is closed: each time
+// the call has waited c.stale, g is discarded if the cluster sent nothing to anyone in that time.
+func (c *tbConn) watch(g *tbGen, submitted time.Time, timer *time.Timer, finished <-chan struct{}) {
+	defer timer.Stop()
+	for {
+		select {
+		case <-finished:
+			return
+		case <-timer.C:
+			if c.checkStale(g, submitted, timer) {
+				return
+			}
+		}
+	}
+}
+
+// checkStale discards g when it has been silent for the whole of the last c.stale, else re-arms timer.
+// It reports whether g was discarded.
+func (c *tbConn) checkStale(g *tbGen, submitted time.Time, timer *time.Timer) bool {
+	since := time.Now().Add(-c.stale)
+	if since.Before(submitted) {
+		since = submitted
+	}
+	if g.silentSince(since) {
+		c.discard(g, fmt.Sprintf("no reply from the cluster to anyone for %s", c.stale))
+		return true
+	}
+	timer.Reset(c.stale)
+	return false
+}
+
+// call runs fn on the current client. It returns when fn does or when ctx ends, whichever is first; in the
+// second case the call stays queued on the client and is still watched, and the client is left alone.
+func call[T any](ctx context.Context, c *tbConn, op string, fn func(tb.Client) (T, error)) (T, error) {
 	var zero T
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client, gen, err := c.get(ctx)
+	g, err := c.get(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return zero, fmt.Errorf("tigerbeetle %s: %w: %w", op, errTimeout, err)
+			return zero, fmt.Errorf("tigerbeetle %s: waiting for a client: %w", op, err)
 		}
 		return zero, fmt.Errorf("tigerbeetle %s: %w", op, err)
 	}
@@ -143,24 +242,47 @@ func call[T any](ctx context.Context, c *tbConn, timeout time.Duration, op strin
 		v   T
 		err error
 	}
-	done := make(chan result, 1) // buffered: a late reply must not block the goroutine forever
+	done := make(chan result, 1) // buffered: a reply after the caller left must not block
+	finished := make(chan struct{})
+	submitted := time.Now()
 	go func() {
-		v, err := fn(client)
+		v, err := fn(g.client)
+		if err == nil {
+			g.lastReply.Store(time.Now().UnixNano())
+		}
 		done <- result{v, err}
+		close(finished)
 	}()
-	select {
-	case r := <-done:
-		if r.err != nil {
-			c.discard(gen, r.err)
-			return zero, fmt.Errorf("tigerbeetle %s: %w", op, r.err)
+	timer := time.NewTimer(c.stale)
+	for {
+		select {
+		case r := <-done:
+			timer.Stop()
+			if r.err != nil {
+				return zero, c.clientError(g, op, r.err)
+			}
+			return r.v, nil
+		case <-timer.C:
+			c.checkStale(g, submitted, timer)
+		case <-ctx.Done():
+			go c.watch(g, submitted, timer, finished)
+			return zero, fmt.Errorf("tigerbeetle %s: %w", op, context.Cause(ctx))
 		}
-		return r.v, nil
-	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			c.discard(gen, fmt.Errorf("%s got no answer in time", op))
-			return zero, fmt.Errorf("tigerbeetle %s at %s: %w (is TigerBeetle up, and is TIGERBEETLE_CLUSTER_ID its cluster?)",
-				op, c.configured(), errTimeout)
-		}
-		return zero, fmt.Errorf("tigerbeetle %s: %w", op, ctx.Err())
 	}
+}
+
+// clientError turns an error of the client (not a result code) into the ledger's; an evicted session never
+// executes another request, so its client is discarded.
+func (c *tbConn) clientError(g *tbGen, op string, err error) error {
+	switch {
+	case errors.Is(err, tb.ErrClientEvicted), errors.Is(err, tb.ErrClientReleaseTooLow), errors.Is(err, tb.ErrClientReleaseTooHigh):
+		c.discard(g, "session evicted: "+err.Error())
+		return fmt.Errorf("tigerbeetle %s at %s: %w: %w", op, c.configured(), errNoAnswer, err)
+	case errors.Is(err, tb.ErrClientClosed) && g.discarded.Load():
+		return fmt.Errorf("tigerbeetle %s at %s: %w within %s; the client was rebuilt (is TigerBeetle up, and is TIGERBEETLE_CLUSTER_ID its cluster?)",
+			op, c.configured(), errNoAnswer, c.stale)
+	case errors.Is(err, tb.ErrClientClosed):
+		return fmt.Errorf("tigerbeetle %s: %w", op, errLedgerClosed)
+	}
+	return fmt.Errorf("tigerbeetle %s: %w", op, err)
 }

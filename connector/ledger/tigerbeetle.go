@@ -43,7 +43,8 @@ type Options struct {
 	ClusterID string
 	// Address is host:port of one replica. The host is resolved here; TigerBeetle itself takes only IP literals.
 	Address string
-	// CallTimeout bounds every call (default 5 s); a client that misses it is closed and rebuilt.
+	// CallTimeout is the staleness rule (default 5 s): when a call has waited this long and the cluster sent
+	// nothing to anyone meanwhile, the client is closed and rebuilt. A caller's own deadline never does that.
 	CallTimeout time.Duration
 	Logger      *slog.Logger
 	Metrics     *metrics.Metrics // may be nil
@@ -80,7 +81,7 @@ func NewTigerBeetle(ctx context.Context, opts Options) (*TigerBeetle, error) {
 		timeout = defaultTBTimeout
 	}
 	l := &TigerBeetle{
-		conn: &tbConn{clusterID: tb.BigIntToUint128(id), host: host, port: uint16(port), log: log,
+		conn: &tbConn{clusterID: tb.BigIntToUint128(id), host: host, port: uint16(port), stale: timeout, log: log,
 			lookup: func(ctx context.Context, host string) ([]netip.Addr, error) {
 				return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 			}},
@@ -88,7 +89,7 @@ func NewTigerBeetle(ctx context.Context, opts Options) (*TigerBeetle, error) {
 		metrics: opts.Metrics,
 	}
 	// Build the first client now, so a bad name shows in the log at start; failure is retried on every call.
-	if _, _, err := l.conn.get(ctx); err != nil {
+	if _, err := l.conn.get(ctx); err != nil {
 		log.Warn("tigerbeetle not reachable yet; will retry on every call", "error", err.Error())
 	}
 	return l, nil
@@ -107,7 +108,7 @@ func (l *TigerBeetle) EnsureAccount(ctx context.Context, peer string, creditLimi
 		{ID: peerID, Ledger: tbLedger, Code: codePeerAccount, UserData64: creditLimit,
 			Flags: tb.AccountFlags{DebitsMustNotExceedCredits: true}.ToUint16()},
 	}
-	results, err := call(ctx, l.conn, l.timeout, opEnsureAccount, func(c tb.Client) ([]tb.CreateAccountResult, error) {
+	results, err := call(ctx, l.conn, opEnsureAccount, func(c tb.Client) ([]tb.CreateAccountResult, error) {
 		return c.CreateAccounts(accounts)
 	})
 	if err != nil {
@@ -122,7 +123,7 @@ func (l *TigerBeetle) EnsureAccount(ctx context.Context, peer string, creditLimi
 	}
 	// The line must match the limit the account was created with, which a retry with another limit
 	// would not know: read it back.
-	found, err := call(ctx, l.conn, l.timeout, opEnsureAccount, func(c tb.Client) ([]tb.Account, error) {
+	found, err := call(ctx, l.conn, opEnsureAccount, func(c tb.Client) ([]tb.Account, error) {
 		return c.LookupAccounts([]tb.Uint128{peerID})
 	})
 	if err != nil {
@@ -137,7 +138,7 @@ func (l *TigerBeetle) EnsureAccount(ctx context.Context, peer string, creditLimi
 	}
 	line := []tb.Transfer{{ID: tb.BytesToUint128(creditLineID(peer)), DebitAccountID: tb.BytesToUint128(operatorAccountID),
 		CreditAccountID: peerID, Amount: tb.ToUint128(limit), Ledger: tbLedger, Code: codeCreditLine}}
-	tr, err := call(ctx, l.conn, l.timeout, opEnsureAccount, func(c tb.Client) ([]tb.CreateTransferResult, error) {
+	tr, err := call(ctx, l.conn, opEnsureAccount, func(c tb.Client) ([]tb.CreateTransferResult, error) {
 		return c.CreateTransfers(line)
 	})
 	if err != nil {
@@ -219,7 +220,7 @@ func (l *TigerBeetle) finish(ctx context.Context, op string, t tb.Transfer) erro
 }
 
 func (l *TigerBeetle) createTransfer(ctx context.Context, op string, t tb.Transfer) (tb.CreateTransferStatus, error) {
-	results, err := call(ctx, l.conn, l.timeout, op, func(c tb.Client) ([]tb.CreateTransferResult, error) {
+	results, err := call(ctx, l.conn, op, func(c tb.Client) ([]tb.CreateTransferResult, error) {
 		return c.CreateTransfers([]tb.Transfer{t})
 	})
 	if err != nil {
@@ -234,7 +235,7 @@ func (l *TigerBeetle) createTransfer(ctx context.Context, op string, t tb.Transf
 // Balance looks the peer's account up; the credit line is reported as CreditLimit, not as credits.
 func (l *TigerBeetle) Balance(ctx context.Context, peer string) (b Balance, err error) {
 	defer observe(l.metrics, opBalance, time.Now(), &err)
-	found, err := call(ctx, l.conn, l.timeout, opBalance, func(c tb.Client) ([]tb.Account, error) {
+	found, err := call(ctx, l.conn, opBalance, func(c tb.Client) ([]tb.Account, error) {
 		return c.LookupAccounts([]tb.Uint128{tb.BytesToUint128(AccountID(peer))})
 	})
 	if err != nil {
@@ -264,7 +265,7 @@ func low64(v tb.Uint128) uint64 {
 // Ping looks up the operator account: a real round trip to the cluster (Nop is answered by the client itself).
 func (l *TigerBeetle) Ping(ctx context.Context) (err error) {
 	defer observe(l.metrics, opPing, time.Now(), &err)
-	_, err = call(ctx, l.conn, l.timeout, opPing, func(c tb.Client) ([]tb.Account, error) {
+	_, err = call(ctx, l.conn, opPing, func(c tb.Client) ([]tb.Account, error) {
 		return c.LookupAccounts([]tb.Uint128{tb.BytesToUint128(operatorAccountID)})
 	})
 	return err

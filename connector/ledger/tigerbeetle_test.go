@@ -73,8 +73,8 @@ func waitConn(t *testing.T, ch chan net.Conn, what string) net.Conn {
 	select {
 	case c := <-ch:
 		return c
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no connection %s within 10 s", what)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no connection %s within 30 s", what)
 		return nil
 	}
 }
@@ -94,11 +94,11 @@ func TestTigerBeetleCallThatTimesOutClosesAndRebuildsTheClient(t *testing.T) {
 	if err == nil {
 		t.Fatal("Ping against a server that never answers succeeded")
 	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Fatalf("Ping took %s; the call timeout is 300 ms", took)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("Ping took %s; the call timeout is 300 ms (10 s allowed for a busy machine)", took)
 	}
-	if !strings.Contains(err.Error(), "no answer in time") {
-		t.Errorf("Ping error %q does not say that the ledger did not answer in time", err)
+	if !strings.Contains(err.Error(), "no answer from the ledger within 300ms") {
+		t.Errorf("Ping error %q does not say that the ledger did not answer within the call timeout", err)
 	}
 	if n := histogramCount(t, m, "ping", "timeout"); n != 1 {
 		t.Errorf("ping/timeout observations = %d, want 1", n)
