@@ -36,7 +36,7 @@ const (
 
 // errNoAnswer marks a call that the cluster did not answer: the client went stale or its session was evicted.
 // observe labels it, and a caller's own deadline, outcome="timeout".
-var errNoAnswer = errors.New("no answer from the ledger")
+var errNoAnswer = errors.New("no answer in time")
 
 // observe records one operation's duration and outcome; m may be nil.
 func observe(m *metrics.Metrics, op string, start time.Time, err *error) {

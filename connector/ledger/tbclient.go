@@ -266,6 +266,9 @@ func call[T any](ctx context.Context, c *tbConn, op string, fn func(tb.Client) (
 			c.checkStale(g, submitted, timer)
 		case <-ctx.Done():
 			go c.watch(g, submitted, timer, finished)
+			if cause := context.Cause(ctx); errors.Is(cause, context.DeadlineExceeded) {
+				return zero, fmt.Errorf("tigerbeetle %s at %s: no answer in time: %w", op, c.configured(), cause)
+			}
 			return zero, fmt.Errorf("tigerbeetle %s: %w", op, context.Cause(ctx))
 		}
 	}
@@ -279,7 +282,7 @@ func (c *tbConn) clientError(g *tbGen, op string, err error) error {
 		c.discard(g, "session evicted: "+err.Error())
 		return fmt.Errorf("tigerbeetle %s at %s: %w: %w", op, c.configured(), errNoAnswer, err)
 	case errors.Is(err, tb.ErrClientClosed) && g.discarded.Load():
-		return fmt.Errorf("tigerbeetle %s at %s: %w within %s; the client was rebuilt (is TigerBeetle up, and is TIGERBEETLE_CLUSTER_ID its cluster?)",
+		return fmt.Errorf("tigerbeetle %s at %s: %w: the cluster sent nothing for %s and the client was rebuilt (is TigerBeetle up, and is TIGERBEETLE_CLUSTER_ID its cluster?)",
 			op, c.configured(), errNoAnswer, c.stale)
 	case errors.Is(err, tb.ErrClientClosed):
 		return fmt.Errorf("tigerbeetle %s: %w", op, errLedgerClosed)
