@@ -150,7 +150,7 @@ func newRunner(t *testing.T) *runner {
 	// A node that settles on XRP with keys in KMS needs no secret file: init --yes makes the rest.
 	res := r.run(r.dir, 30*time.Second, "init", "--yes", "--settlement", "xrp",
 		"--xrp-address", "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh", "--key-backend", "aws-kms",
-		"--aws-region", "eu-west-1", "--aws-kms-key-id", "alias/m2m-node")
+		"--aws-region", "eu-west-1", "--aws-kms-xrp-key-id", "alias/m2m-node")
 	if res.code != 0 {
 		t.Fatalf("m2mctl init --yes (to make the test's .env) exited %d: %s", res.code, firstLines(res.stderr, 5))
 	}

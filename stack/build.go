@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -75,7 +76,7 @@ func Build(v settings.Values) *types.Project {
 		volumes[name] = types.VolumeConfig{}
 	}
 	return &types.Project{
-		Name:     ProjectName,
+		Name:     cmp.Or(v.String(settings.ProjectName), ProjectName),
 		Services: services,
 		Networks: types.Networks{NetworkName: types.NetworkConfig{Driver: "bridge"}},
 		Volumes:  volumes,
@@ -89,7 +90,12 @@ func ref(name string) string {
 		panic("stack: no setting " + name) // a programming error caught by every test
 	}
 	// ${NAME:-} rather than ${NAME}: an unset optional setting is not worth a warning from Compose.
-	return "${" + name + ":-" + s.Default + "}"
+	def := s.Default
+	// A .env may spell the setting another way (an alias); plain Compose then finds it under that name.
+	for i := len(s.Aliases) - 1; i >= 0; i-- {
+		def = "${" + s.Aliases[i] + ":-" + def + "}"
+	}
+	return "${" + name + ":-" + def + "}"
 }
 
 // environmentFor lists every setting passed to service, each as a reference to the .env.

@@ -93,5 +93,9 @@ func loadSettings(io *ioStreams, path string, explicit bool) (settings.Values, e
 		fmt.Fprintf(io.ErrOut, "no %s here: showing the stack with default settings (run `m2mctl init` to write one)\n", path)
 		return settings.Defaults(), nil
 	}
-	return settings.Load(path)
+	v, notices, err := settings.LoadWithNotices(path)
+	for _, n := range notices {
+		fmt.Fprintf(io.ErrOut, "note: %s\n", n)
+	}
+	return v, err
 }

@@ -50,7 +50,7 @@ on the command line, where they would end up in the shell history.`,
 
   # Scripted: XRP settlement, keys in AWS KMS (the instance role gives access)
   m2mctl init --yes --settlement xrp --xrp-address rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh \
-    --key-backend aws-kms --aws-region eu-west-1 --aws-kms-key-id alias/m2m-node
+    --key-backend aws-kms --aws-region eu-west-1 --aws-kms-xrp-key-id alias/m2m-node
 
   # Scripted development node: EVM settlement, key in .env, read from a file
   m2mctl init --yes --evm-address 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed \

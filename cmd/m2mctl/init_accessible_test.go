@@ -71,7 +71,7 @@ func TestInitAccessibleModeWritesWhatWasAnswered(t *testing.T) {
 			want := map[string]string{
 				settings.NodeID: "my-node", settings.SettlementPreference: "xrp", settings.XRPAddress: testXRPAddress,
 				settings.XRPLWSSURL: "wss://xrplcluster.com", settings.KeyBackend: "aws-kms", settings.AWSRegion: "eu-west-1",
-				settings.AWSKMSKeyID: "alias/m2m-node", settings.PrometheusEnabled: "true", settings.BTPPort: "4100",
+				settings.AWSKMSXRPKeyID: "alias/m2m-node", settings.PrometheusEnabled: "true", settings.BTPPort: "4100",
 				settings.HealthCheckPort: "8080", settings.LogLevel: "debug", settings.PeerDiscoveryEnabled: "true",
 				settings.PeerDiscoveryEndpoints: "https://discovery.example.com", settings.PeerAnnounceAddress: "wss://node.example.com:4100",
 				settings.EVMAddress: "",
@@ -109,7 +109,7 @@ func TestInitAccessibleModeStopsWithoutWriting(t *testing.T) {
 		code  int
 		want  string
 	}{
-		{"input ends early", xrpAWSSession[:9], exitFailed, "input ended before AWS_KMS_KEY_ID was answered"},
+		{"input ends early", xrpAWSSession[:9], exitFailed, "input ended before AWS_KMS_XRP_KEY_ID was answered"},
 		{"input ends after an invalid answer", []string{"NOT a node id"}, exitFailed, "no valid answer for NODE_ID"},
 		{"quit at the summary", append(copyLines(xrpAWSSession[:len(xrpAWSSession)-1]), "3"), exitFailed, "nothing was written"},
 	}
@@ -149,7 +149,7 @@ func TestInitFlagsAnswerTheirQuestions(t *testing.T) {
 	lines := []string{"", testXRPAddress, "", "", "", "", "", "", "", ""}
 	//                id  xrp            wss sk  mon btp hp  log dis sum
 	res := runInit(t, linePipe(t, lines), "--output", path, "--settlement", "xrp", "--key-backend", "aws-kms",
-		"--aws-region", "eu-west-1", "--aws-kms-key-id", "k", "--aws-access-key-id", "")
+		"--aws-region", "eu-west-1", "--aws-kms-xrp-key-id", "k", "--aws-access-key-id", "")
 	if res.code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", res.code, res.stderr)
 	}

@@ -125,11 +125,11 @@ func TestInitScriptedWritesAPrivateFileThatLoads(t *testing.T) {
 		{
 			name: "xrp with azure key vault",
 			args: []string{"--settlement", "xrp", "--xrp-address", testXRPAddress, "--key-backend", "azure-kv",
-				"--azure-key-vault-url", "https://v.vault.azure.net", "--azure-key-name", "node",
+				"--azure-key-vault-url", "https://v.vault.azure.net", "--azure-xrp-key-name", "node",
 				"--azure-tenant-id", "11111111-2222-3333-4444-555555555555", "--azure-client-id", "11111111-2222-3333-4444-666666666666",
 				"--azure-client-secret-file", writeSecretFile(t, "azure", "a secret with # and spaces"),
 				"--evm-address", testEVMAddress}, // not used: the node settles on XRP only
-			want: map[string]string{settings.KeyBackend: "azure-kv", settings.AzureKeyName: "node", settings.AzureClientSecret: "a secret with # and spaces",
+			want: map[string]string{settings.KeyBackend: "azure-kv", settings.AzureXRPKeyName: "node", settings.AzureClientSecret: "a secret with # and spaces",
 				settings.EVMAddress: ""},
 			stderr: "--evm-address is not used",
 		},
@@ -175,7 +175,7 @@ func TestInitGeneratesADifferentNodeIDAndSecretsEachTime(t *testing.T) {
 	for i := range 2 {
 		path := filepath.Join(dir, "env"+string(rune('a'+i)))
 		res := runInit(t, strings.NewReader(""), "--yes", "--output", path, "--settlement", "xrp", "--xrp-address", testXRPAddress,
-			"--key-backend", "aws-kms", "--aws-region", "eu-west-1", "--aws-kms-key-id", "alias/node")
+			"--key-backend", "aws-kms", "--aws-region", "eu-west-1", "--aws-kms-xrp-key-id", "alias/node")
 		if res.code != 0 {
 			t.Fatalf("exit %d: %s", res.code, res.stderr)
 		}
@@ -201,12 +201,12 @@ func TestInitScriptedNamesEveryMissingFlag(t *testing.T) {
 		{"defaults need an EVM address and key", nil, []string{"--evm-address", "--evm-private-key-file"}, []string{"--xrp-address"}},
 		{"xrp with env keys", []string{"--settlement", "xrp"}, []string{"--xrp-address", "--xrp-secret-file"}, []string{"--evm-address"}},
 		{"gcp", []string{"--settlement", "xrp", "--xrp-address", testXRPAddress, "--key-backend", "gcp-kms"},
-			[]string{"--gcp-project-id", "--gcp-kms-key-name"}, []string{"--gcp-credentials-json-file", "--xrp-secret-file"}},
+			[]string{"--gcp-project-id", "--gcp-kms-location", "--gcp-kms-keyring", "--gcp-kms-xrp-key"}, []string{"--gcp-credentials-json-file", "--xrp-secret-file"}},
 		{"aws access key without its secret", []string{"--settlement", "xrp", "--xrp-address", testXRPAddress, "--key-backend", "aws-kms",
-			"--aws-region", "eu-west-1", "--aws-kms-key-id", "k", "--aws-access-key-id", "AKIAEXAMPLE"},
+			"--aws-region", "eu-west-1", "--aws-kms-xrp-key-id", "k", "--aws-access-key-id", "AKIAEXAMPLE"},
 			[]string{"--aws-secret-access-key-file"}, nil},
 		{"discovery", []string{"--settlement", "xrp", "--xrp-address", testXRPAddress, "--key-backend", "aws-kms",
-			"--aws-region", "eu-west-1", "--aws-kms-key-id", "k", "--discovery", "on"},
+			"--aws-region", "eu-west-1", "--aws-kms-xrp-key-id", "k", "--discovery", "on"},
 			[]string{"--discovery-endpoints", "--announce-address"}, []string{"--aws-secret-access-key-file"}},
 	}
 	for _, tt := range tests {
@@ -263,7 +263,7 @@ func TestInitKeepsAnExistingFileUnlessForced(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"--yes", "--output", path, "--settlement", "xrp", "--xrp-address", testXRPAddress,
-		"--key-backend", "aws-kms", "--aws-region", "eu-west-1", "--aws-kms-key-id", "alias/node"}
+		"--key-backend", "aws-kms", "--aws-region", "eu-west-1", "--aws-kms-xrp-key-id", "alias/node"}
 
 	res := runInit(t, strings.NewReader(""), args...)
 	if res.code != exitUsage || !strings.Contains(res.stderr, "--force") {

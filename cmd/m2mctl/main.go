@@ -83,6 +83,7 @@ The stack is a Compose project: 'm2mctl config' prints it as YAML that 'docker c
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRunE = projectFromEnvFile
 	root.AddCommand(
 		newCmdInit(io),
 		newCmdConfig(io),

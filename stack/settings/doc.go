@@ -37,6 +37,9 @@ func RenderSettingsDoc() []byte {
 			if len(s.Choices) > 0 {
 				doc += " One of: `" + strings.Join(s.Choices, "`, `") + "`."
 			}
+			if len(s.Aliases) > 0 {
+				doc += " Also read as `" + strings.Join(s.Aliases, "`, `") + "`."
+			}
 			if s.Generated {
 				doc += " Made by `m2mctl init`."
 			}

@@ -58,20 +58,31 @@ func (ps *Problems) Error() string {
 type entry struct {
 	value string
 	line  int
+	as    string // the name written, when it is an alias of the setting
 }
 
 // Load reads the .env at path and returns its validated values, or a *Problems naming every problem at once.
 func Load(path string) (Values, error) {
+	v, _, err := LoadWithNotices(path)
+	return v, err
+}
+
+// LoadWithNotices is Load that also returns the notices: settings read under an alias, values to reconsider.
+func LoadWithNotices(path string) (Values, []Notice, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s does not exist; run `m2mctl init` to write one, or pass --env-file", path)
+			return nil, nil, fmt.Errorf("%s does not exist; run `m2mctl init` to write one, or pass --env-file", path)
 		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	defer f.Close()
 	entries, problems := parseDotenv(f)
-	return validate(path, entries, problems)
+	v, err := validate(path, entries, problems)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, notices(entries, v), nil
 }
 
 // FromEnviron validates settings taken from a process environment (KEY=VALUE strings, as os.Environ gives).
@@ -86,7 +97,7 @@ func FromEnviron(environ []string) (Values, error) {
 // A nil concern means every setting.
 func FromEnvironFor(environ []string, concerns func(Setting) bool) (Values, error) {
 	entries := map[string]entry{}
-	for _, kv := range environ {
+	for _, kv := range aliasedEnviron(environ) {
 		k, v, ok := strings.Cut(kv, "=")
 		if s, known := Lookup(k); ok && known && (concerns == nil || concerns(s)) {
 			entries[k] = entry{value: v}
@@ -207,10 +218,36 @@ func sortProblems(ps []Problem) {
 	})
 }
 
-// parseDotenv reads KEY=VALUE lines: blank lines and # comments are skipped, an optional `export ` prefix is
-// allowed, and a value may be wrapped in single or double quotes (double quotes understand \n, \" and \\).
+// parseDotenv reads a .env (see ReadRaw) and keeps the settings m2m knows, each under its own name.
 func parseDotenv(r io.Reader) (map[string]entry, []Problem) {
+	raw, problems := ReadRaw(r)
 	entries := map[string]entry{}
+	for _, e := range raw {
+		name, known := Canonical(e.Key)
+		if !known {
+			problems = append(problems, Problem{Key: e.Key, Line: e.Line, Msg: unknownKeyMsg(e.Key)})
+			continue
+		}
+		if prev, dup := entries[name]; dup {
+			problems = append(problems, Problem{Key: e.Key, Line: e.Line, Msg: duplicateMsg(e.Key, name, prev)})
+			continue
+		}
+		entries[name] = entry{value: e.Value, line: e.Line, as: e.Key}
+	}
+	return entries, problems
+}
+
+// RawEntry is one KEY=VALUE line of a .env as written, whatever the key.
+type RawEntry struct {
+	Key, Value string
+	Line       int
+}
+
+// ReadRaw reads KEY=VALUE lines without judging the keys (another stack's .env is read with it too): blank
+// lines and # comments are skipped, an optional `export ` prefix is allowed, and a value may be wrapped in
+// single or double quotes (double quotes understand \n, \" and \\).
+func ReadRaw(r io.Reader) ([]RawEntry, []Problem) {
+	var entries []RawEntry
 	var problems []Problem
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -231,15 +268,7 @@ func parseDotenv(r io.Reader) (map[string]entry, []Problem) {
 			problems = append(problems, Problem{Key: key, Line: n, Msg: err.Error()})
 			continue
 		}
-		if _, known := Lookup(key); !known {
-			problems = append(problems, Problem{Key: key, Line: n, Msg: "is not a setting m2m knows" + suggest(key)})
-			continue
-		}
-		if prev, dup := entries[key]; dup {
-			problems = append(problems, Problem{Key: key, Line: n, Msg: fmt.Sprintf("is set twice (first on line %d); keep one", prev.line)})
-			continue
-		}
-		entries[key] = entry{value: value, line: n}
+		entries = append(entries, RawEntry{Key: key, Value: value, Line: n})
 	}
 	if err := sc.Err(); err != nil {
 		problems = append(problems, Problem{Key: "(file)", Msg: "could not be read: " + err.Error()})

@@ -65,7 +65,7 @@ func TestLoadNamesMissingRequiredSettings(t *testing.T) {
 	if err == nil {
 		t.Fatal("want problems")
 	}
-	for _, key := range []string{settings.NodeID, settings.XRPAddress, settings.AWSRegion, settings.AWSKMSKeyID, settings.TigerBeetleClusterID, settings.GrafanaPassword} {
+	for _, key := range []string{settings.NodeID, settings.XRPAddress, settings.AWSRegion, settings.AWSKMSXRPKeyID, settings.TigerBeetleClusterID, settings.GrafanaPassword} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("missing %s not reported:\n%v", key, err)
 		}

@@ -3,6 +3,7 @@ package settings
 // Setting names. Code refers to settings only through these constants.
 const (
 	NodeID         = "NODE_ID"
+	ProjectName    = "COMPOSE_PROJECT_NAME"
 	ILPAddress     = "ILP_ADDRESS"
 	NodePrivateKey = "NODE_PRIVATE_KEY"
 	LogLevel       = "LOG_LEVEL"
@@ -17,14 +18,19 @@ const (
 	EVMPrivateKey      = "EVM_PRIVATE_KEY"
 	XRPSecret          = "XRP_SECRET"
 	AWSRegion          = "AWS_REGION"
-	AWSKMSKeyID        = "AWS_KMS_KEY_ID"
+	AWSKMSEVMKeyID     = "AWS_KMS_EVM_KEY_ID"
+	AWSKMSXRPKeyID     = "AWS_KMS_XRP_KEY_ID"
 	AWSAccessKeyID     = "AWS_ACCESS_KEY_ID"
 	AWSSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
 	GCPProjectID       = "GCP_PROJECT_ID"
-	GCPKMSKeyName      = "GCP_KMS_KEY_NAME"
+	GCPKMSLocation     = "GCP_KMS_LOCATION"
+	GCPKMSKeyring      = "GCP_KMS_KEYRING"
+	GCPKMSEVMKey       = "GCP_KMS_EVM_KEY"
+	GCPKMSXRPKey       = "GCP_KMS_XRP_KEY"
 	GCPCredentialsJSON = "GCP_CREDENTIALS_JSON"
 	AzureKeyVaultURL   = "AZURE_KEY_VAULT_URL"
-	AzureKeyName       = "AZURE_KEY_NAME"
+	AzureEVMKeyName    = "AZURE_EVM_KEY_NAME"
+	AzureXRPKeyName    = "AZURE_XRP_KEY_NAME"
 	AzureTenantID      = "AZURE_TENANT_ID"
 	AzureClientID      = "AZURE_CLIENT_ID"
 	AzureClientSecret  = "AZURE_CLIENT_SECRET"
@@ -107,6 +113,8 @@ func Schema() []Setting {
 		{Name: NodePrivateKey, Group: GroupNode, Doc: "The node's ed25519 identity key (base64 of the 32-byte seed); made by m2mctl init.",
 			Example: "<made by m2mctl init>", Secret: true, Generated: true, RequiredWhen: when(PeerDiscoveryEnabled, "true"),
 			Validate: validEd25519Seed, Services: []string{ServiceConnector}},
+		{Name: ProjectName, Group: GroupNode, Doc: "Compose project name: containers, network and volumes are <name>_…; m2mctl migrate sets it to an existing stack's so its volumes are kept.",
+			Default: "m2m", Validate: validProjectName},
 		{Name: LogLevel, Group: GroupNode, Doc: "Connector log level.", Default: "info", Choices: []string{"debug", "info", "warn", "error"},
 			Services: connectorOnly},
 
@@ -126,24 +134,33 @@ func Schema() []Setting {
 		{Name: EVMPrivateKey, Group: GroupKeys, Doc: "EVM signing key (0x + 64 hex) when KEY_BACKEND=env.", Example: "0x<64 hex>", Secret: true,
 			Validate: validHexKey, Services: connectorOnly},
 		{Name: XRPSecret, Group: GroupKeys, Doc: "XRP family seed (s…) when KEY_BACKEND=env.", Example: "s<28 base58 characters>", Secret: true,
-			Validate: validXRPSeed, Services: connectorOnly},
+			Aliases: []string{"XRP_PRIVATE_KEY"}, Validate: validXRPSeed, Services: connectorOnly},
 		{Name: AWSRegion, Group: GroupKeys, Doc: "AWS region of the KMS key.", Example: "eu-west-1", RequiredWhen: when(KeyBackend, "aws-kms"),
 			Validate: validAWSRegion, Services: connectorOnly},
-		{Name: AWSKMSKeyID, Group: GroupKeys, Doc: "AWS KMS key id, ARN or alias.", Example: "alias/m2m-node", RequiredWhen: when(KeyBackend, "aws-kms"),
-			Services: connectorOnly},
+		{Name: AWSKMSEVMKeyID, Group: GroupKeys, Doc: "AWS KMS key (id, ARN or alias) that signs EVM settlements.", Example: "alias/m2m-evm",
+			RequiredWhen: both(when(KeyBackend, "aws-kms"), settles("evm")), Services: connectorOnly},
+		{Name: AWSKMSXRPKeyID, Group: GroupKeys, Doc: "AWS KMS key (id, ARN or alias) that signs XRP settlements.", Example: "alias/m2m-xrp",
+			RequiredWhen: both(when(KeyBackend, "aws-kms"), settles("xrp")), Services: connectorOnly},
 		{Name: AWSAccessKeyID, Group: GroupKeys, Doc: "AWS access key id; empty uses the instance role.", Example: "AKIA…", Services: connectorOnly},
 		{Name: AWSSecretAccessKey, Group: GroupKeys, Doc: "AWS secret access key; empty uses the instance role.", Secret: true, Services: connectorOnly},
 		{Name: GCPProjectID, Group: GroupKeys, Doc: "Google Cloud project of the KMS key.", Example: "my-project", RequiredWhen: when(KeyBackend, "gcp-kms"),
 			Services: connectorOnly},
-		{Name: GCPKMSKeyName, Group: GroupKeys, Doc: "Full resource name of the Cloud KMS key version.",
-			Example: "projects/p/locations/global/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1", RequiredWhen: when(KeyBackend, "gcp-kms"),
-			Validate: validGCPKeyName, Services: connectorOnly},
+		{Name: GCPKMSLocation, Group: GroupKeys, Doc: "Cloud KMS location of the key ring.", Example: "us-east1",
+			RequiredWhen: when(KeyBackend, "gcp-kms"), Validate: validGCPLocation, Services: connectorOnly},
+		{Name: GCPKMSKeyring, Group: GroupKeys, Doc: "Cloud KMS key ring that holds the keys.", Example: "m2m",
+			RequiredWhen: when(KeyBackend, "gcp-kms"), Validate: validGCPName, Services: connectorOnly},
+		{Name: GCPKMSEVMKey, Group: GroupKeys, Doc: "Cloud KMS key (in the key ring) that signs EVM settlements.", Example: "m2m-evm",
+			RequiredWhen: both(when(KeyBackend, "gcp-kms"), settles("evm")), Validate: validGCPName, Services: connectorOnly},
+		{Name: GCPKMSXRPKey, Group: GroupKeys, Doc: "Cloud KMS key (in the key ring) that signs XRP settlements.", Example: "m2m-xrp",
+			RequiredWhen: both(when(KeyBackend, "gcp-kms"), settles("xrp")), Validate: validGCPName, Services: connectorOnly},
 		{Name: GCPCredentialsJSON, Group: GroupKeys, Doc: "Service-account credentials JSON; empty uses the workload identity.", Secret: true,
 			Services: connectorOnly},
 		{Name: AzureKeyVaultURL, Group: GroupKeys, Doc: "Azure Key Vault URL.", Example: "https://my-vault.vault.azure.net",
-			RequiredWhen: when(KeyBackend, "azure-kv"), Validate: validURL("https"), Services: connectorOnly},
-		{Name: AzureKeyName, Group: GroupKeys, Doc: "Name of the key in the vault.", Example: "m2m-node", RequiredWhen: when(KeyBackend, "azure-kv"),
-			Services: connectorOnly},
+			Aliases: []string{"AZURE_KEYVAULT_URL"}, RequiredWhen: when(KeyBackend, "azure-kv"), Validate: validURL("https"), Services: connectorOnly},
+		{Name: AzureEVMKeyName, Group: GroupKeys, Doc: "Name of the vault key that signs EVM settlements.", Example: "m2m-evm",
+			RequiredWhen: both(when(KeyBackend, "azure-kv"), settles("evm")), Validate: validAzureKeyName, Services: connectorOnly},
+		{Name: AzureXRPKeyName, Group: GroupKeys, Doc: "Name of the vault key that signs XRP settlements.", Example: "m2m-xrp",
+			RequiredWhen: both(when(KeyBackend, "azure-kv"), settles("xrp")), Validate: validAzureKeyName, Services: connectorOnly},
 		{Name: AzureTenantID, Group: GroupKeys, Doc: "Azure AD tenant id.", Example: "00000000-0000-0000-0000-000000000000",
 			RequiredWhen: when(KeyBackend, "azure-kv"), Validate: validUUID, Services: connectorOnly},
 		{Name: AzureClientID, Group: GroupKeys, Doc: "Azure AD application (client) id.", Example: "00000000-0000-0000-0000-000000000000",

@@ -48,6 +48,9 @@ type Setting struct {
 	Validate func(string) error
 	// Services receive the key in their container environment (as ${NAME} in the YAML, resolved from .env).
 	Services []string
+	// Aliases are other spellings of the same setting (another stack's names) that a .env may use instead;
+	// `m2mctl config` notes each one used, and nothing m2m writes uses them.
+	Aliases []string
 }
 
 // Required reports whether the setting must have a value, given the others.

@@ -17,11 +17,11 @@ import (
 var (
 	nodeIDPattern     = regexp.MustCompile(`^[a-z][a-z0-9-]{2,63}$`)
 	ilpAddressPattern = regexp.MustCompile(`^(g|private|example|peer|self|test|test1|test2|test3|local)(\.[a-zA-Z0-9_~-]+)+$`)
+	clusterIDPattern  = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
 	sizePattern       = regexp.MustCompile(`^[1-9][0-9]*(KiB|MiB|GiB|TiB)?$`)
 	uuidPattern       = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	hexKeyPattern     = regexp.MustCompile(`^0x[0-9a-fA-F]{64}$`)
 	awsRegionPattern  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
-	gcpKeyPattern     = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+(/cryptoKeyVersions/[0-9]+)?$`)
 	// An image reference: [registry[:port]/]path[:tag][@digest]; lower-case path components.
 	imagePattern = regexp.MustCompile(`^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 	// A cluster id fits in 128 bits: at most 39 decimal digits.
@@ -79,10 +79,12 @@ func validInterval(s string) error {
 	return nil
 }
 
+// validClusterID is TigerBeetle's own rule for --cluster: 0 or a decimal without leading zeros or sign, at most
+// 2^128-1. 0 is what TigerBeetle's guides format with; `m2mctl config` says a random id is better for new ledgers.
 func validClusterID(s string) error {
 	n, ok := new(big.Int).SetString(s, 10)
-	if !ok || n.Sign() <= 0 || n.Cmp(maxUint128) > 0 {
-		return errors.New("must be a decimal number between 1 and 2^128-1 (0 is reserved for testing); run m2mctl init to make one")
+	if !ok || !clusterIDPattern.MatchString(s) || n.Cmp(maxUint128) > 0 {
+		return errors.New("must be 0 or a decimal number without leading zeros up to 2^128-1; run m2mctl init to make a random one")
 	}
 	return nil
 }
@@ -140,13 +142,6 @@ func validXRPSeed(s string) error {
 func validAWSRegion(s string) error {
 	if !awsRegionPattern.MatchString(s) {
 		return errors.New("must be an AWS region such as eu-west-1")
-	}
-	return nil
-}
-
-func validGCPKeyName(s string) error {
-	if !gcpKeyPattern.MatchString(s) {
-		return errors.New("must be projects/P/locations/L/keyRings/R/cryptoKeys/K[/cryptoKeyVersions/N]")
 	}
 	return nil
 }
