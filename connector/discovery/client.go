@@ -110,6 +110,7 @@ type endpoint struct {
 	peers         []PeerInfo // last successful fetch
 	fetched       bool
 	ttlWarned     bool
+	feed          *feedReader // paged listing, then the change feed (feedclient.go)
 }
 
 // NewClient checks the configuration; Run starts the work.
@@ -148,7 +149,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("discovery endpoint %s is not an http:// or https:// URL, e.g. http://discovery:9000", quoteShort(e))
 		}
-		c.endpoints = append(c.endpoints, &endpoint{base: strings.TrimRight(u.String(), "/"), display: u.Redacted()})
+		base := strings.TrimRight(u.String(), "/")
+		c.endpoints = append(c.endpoints, &endpoint{base: base, display: u.Redacted(), feed: newFeedReader(base, cfg.HTTPClient, false, cfg.RequestTimeout)})
 	}
 	c.conns = newConnector(cfg, c.log)
 	return c, nil
@@ -247,9 +249,8 @@ func (c *Client) sync(ctx context.Context, announce bool) {
 				err = c.announce(ctx, e)
 			}
 			if err == nil {
-				var peers []PeerInfo
-				if peers, err = c.fetch(ctx, e); err == nil {
-					e.peers, e.fetched = peers, true
+				if _, err = e.feed.poll(ctx); err == nil {
+					e.peers, e.fetched = e.feed.infos(), true
 				}
 			}
 			if ctx.Err() == nil {
@@ -305,20 +306,6 @@ func (c *Client) announce(ctx context.Context, e *endpoint) error {
 			"registry", e.display, "interval", c.cfg.Interval, "ttl", ttl)
 	}
 	return nil
-}
-
-func (c *Client) fetch(ctx context.Context, e *endpoint) ([]PeerInfo, error) {
-	req, err := http.NewRequest(http.MethodGet, e.base+peersPath, nil)
-	if err != nil {
-		return nil, err
-	}
-	var ans struct {
-		Peers []PeerInfo `json:"peers"`
-	}
-	if err := c.do(ctx, req, &ans); err != nil {
-		return nil, err
-	}
-	return ans.Peers, nil
 }
 
 // do sends req with the request timeout and decodes a 200 answer into v; other answers become errors.

@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -46,10 +44,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %s; the registry serves %s, %s, %s/:nodeId and /health", quoteShort(path), announcePath, peersPath, peersPath))
 		return
 	}
-	if ok, wait := r.limiter.allow(clientAddr(req)); !ok {
-		secs := int((wait + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("rate limit of %g requests/s per client exceeded; retry after %d s", r.cfg.RateLimit, secs))
+	if !r.allow(w, req) {
 		return
 	}
 	switch {
@@ -103,16 +98,18 @@ func (r *Registry) announce(w http.ResponseWriter, req *http.Request) {
 
 	key := identity.EncodePublicKey(pub)
 	now := r.cfg.Now()
-	status, msg, structural := r.apply(info, key, now)
+	client := r.clientNet(req)
+	signed := &SignedAnnouncement{Body: body, Signature: sig}
+	status, msg, ticket := r.apply(info, key, signed, client, now)
 	if status != http.StatusOK {
 		if status == http.StatusConflict {
-			r.log.Warn("announcement refused", "nodeId", info.NodeID, "client", clientAddr(req), "reason", msg)
+			r.log.Warn("announcement refused", "nodeId", info.NodeID, "client", client, "reason", msg)
 		}
 		writeError(w, status, msg)
 		return
 	}
-	if structural {
-		if err := r.save(); err != nil {
+	if ticket != 0 {
+		if err := r.journal.wait(ticket); err != nil {
 			r.log.Error("write registry state", "err", err)
 			writeError(w, http.StatusInternalServerError, "the registry could not save the announcement; retry later")
 			return
@@ -121,67 +118,41 @@ func (r *Registry) announce(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "ttl": int(r.cfg.TTL / time.Second)})
 }
 
-// apply records an announcement. structural reports a change that must reach the disk before the answer
-// (a new binding, a new endpoint, a return after deregistering); a lastSeen refresh only marks the state dirty.
-func (r *Registry) apply(info PeerInfo, key string, now time.Time) (status int, msg string, structural bool) {
+// apply records an announcement. The ticket, when not 0, is a change that must reach the disk before the
+// answer (a new binding, a new endpoint, a return after deregistering or expiring); a lastSeen refresh is
+// queued for the log without waiting.
+func (r *Registry) apply(info PeerInfo, key string, signed *SignedAnnouncement, client string, now time.Time) (status int, msg string, ticket uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec, ok := r.nodes[info.NodeID]
+	structural := !ok
 	switch {
-	case !ok && len(r.nodes) >= r.cfg.MaxNodes:
-		return http.StatusServiceUnavailable, fmt.Sprintf("the registry is full (%d node ids); ask its operator to raise the limit", r.cfg.MaxNodes), false
 	case !ok:
-		rec = &record{NodeID: info.NodeID, PublicKey: key}
-		r.nodes[info.NodeID] = rec
-		structural = true
+		if status, msg := r.admit(info.NodeID, key, client, now); status != http.StatusOK {
+			return status, msg, 0
+		}
+		rec = &record{NodeID: info.NodeID, PublicKey: key, From: client}
+		r.added(rec)
 		r.log.Info("node registered", "nodeId", info.NodeID, "btpEndpoint", info.BTPEndpoint, "ilpAddress", info.ILPAddress)
 	case rec.PublicKey != key:
-		return http.StatusConflict, fmt.Sprintf("nodeId %q is bound to another public key; a node keeps its id only with its own NODE_PRIVATE_KEY, so choose another NODE_ID", info.NodeID), false
+		return http.StatusConflict, fmt.Sprintf("nodeId %q is bound to another public key; a node keeps its id only with its own NODE_PRIVATE_KEY, so choose another NODE_ID", info.NodeID), 0
 	case r.live(rec, now) && rec.BTPEndpoint != info.BTPEndpoint:
 		return http.StatusConflict, fmt.Sprintf("nodeId %q is registered with btpEndpoint %s until %s; deregister it first (signed DELETE, done on a clean shutdown) or wait for it to expire",
-			info.NodeID, quoteShort(rec.BTPEndpoint), time.UnixMilli(rec.LastSeen).Add(2*r.cfg.TTL).UTC().Format(time.RFC3339)), false
+			info.NodeID, quoteShort(rec.BTPEndpoint), time.UnixMilli(rec.LastSeen).Add(2*r.cfg.TTL).UTC().Format(time.RFC3339)), 0
 	default:
-		structural = rec.Deleted || rec.BTPEndpoint != info.BTPEndpoint || rec.ILPAddress != info.ILPAddress ||
+		structural = rec.Deleted || !rec.Listed || rec.Source != "" || rec.BTPEndpoint != info.BTPEndpoint || rec.ILPAddress != info.ILPAddress ||
 			rec.Version != info.Version || !slices.Equal(rec.Capabilities, info.Capabilities)
+		rec.SeenAgain = true
 	}
 	rec.BTPEndpoint, rec.ILPAddress, rec.Version = info.BTPEndpoint, info.ILPAddress, info.Version
 	rec.Capabilities = append([]string{}, info.Capabilities...)
-	rec.Deleted = false
+	rec.Deleted, rec.Source, rec.Signed = false, "", signed
 	rec.LastSeen = now.UnixMilli()
-	r.dirty = true
-	return http.StatusOK, "", structural
-}
-
-func (r *Registry) list(w http.ResponseWriter, req *http.Request) {
-	var want []string
-	for _, v := range req.URL.Query()["capabilities"] {
-		for c := range strings.SplitSeq(v, ",") {
-			if c = strings.TrimSpace(c); c == "" {
-				continue
-			}
-			if !slices.Contains(KnownCapabilities, c) {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("query parameter capabilities: %s is unknown; known: %s", quoteShort(c), strings.Join(KnownCapabilities, ", ")))
-				return
-			}
-			want = append(want, c)
-		}
+	if structural {
+		return http.StatusOK, "", r.changed(rec, now)
 	}
-	now := r.cfg.Now()
-	peers := []PeerInfo{}
-	r.mu.Lock()
-	for _, rec := range r.nodes {
-		if !r.live(rec, now) || !containsAll(rec.Capabilities, want) {
-			continue
-		}
-		peers = append(peers, PeerInfo{
-			NodeID: rec.NodeID, BTPEndpoint: rec.BTPEndpoint, ILPAddress: rec.ILPAddress,
-			Capabilities: append([]string{}, rec.Capabilities...), LastSeen: rec.LastSeen,
-			Version: rec.Version, PublicKey: rec.PublicKey,
-		})
-	}
-	r.mu.Unlock()
-	slices.SortFunc(peers, func(a, b PeerInfo) int { return strings.Compare(a.NodeID, b.NodeID) })
-	writeJSON(w, http.StatusOK, map[string]any{"peers": peers, "total": len(peers)})
+	r.journal.put(rec)
+	return http.StatusOK, "", 0
 }
 
 func (r *Registry) deregister(w http.ResponseWriter, req *http.Request, nodeID string) {
@@ -195,16 +166,16 @@ func (r *Registry) deregister(w http.ResponseWriter, req *http.Request, nodeID s
 		return
 	}
 	r.mu.Lock()
-	status, msg := r.applyDelete(nodeID, ts, sig, r.cfg.Now())
+	status, msg, ticket := r.applyDelete(nodeID, ts, sig, r.cfg.Now())
 	r.mu.Unlock()
 	if status != http.StatusOK {
 		if status == http.StatusUnauthorized {
-			r.log.Warn("deregistration refused", "nodeId", nodeID, "client", clientAddr(req), "reason", msg)
+			r.log.Warn("deregistration refused", "nodeId", nodeID, "client", r.clientNet(req), "reason", msg)
 		}
 		writeError(w, status, msg)
 		return
 	}
-	if err := r.save(); err != nil {
+	if err := r.journal.wait(ticket); err != nil {
 		r.log.Error("write registry state", "err", err)
 		writeError(w, http.StatusInternalServerError, "the registry could not save the deregistration; retry later")
 		return
@@ -214,24 +185,24 @@ func (r *Registry) deregister(w http.ResponseWriter, req *http.Request, nodeID s
 }
 
 // applyDelete checks a signed DELETE against the key the node id is bound to; r.mu is held.
-func (r *Registry) applyDelete(nodeID, ts, sig string, now time.Time) (int, string) {
+func (r *Registry) applyDelete(nodeID, ts, sig string, now time.Time) (int, string, uint64) {
 	rec, ok := r.nodes[nodeID]
 	if !ok {
-		return http.StatusNotFound, fmt.Sprintf("nodeId %q is not registered", nodeID)
+		return http.StatusNotFound, fmt.Sprintf("nodeId %q is not registered", nodeID), 0
 	}
 	pub, err := identity.ParsePublicKey(rec.PublicKey)
 	if err != nil {
-		return http.StatusInternalServerError, "the key bound to this node id is unreadable; ask the registry's operator"
+		return http.StatusInternalServerError, "the key bound to this node id is unreadable; ask the registry's operator", 0
 	}
 	at, err := identity.VerifyRequest(pub, http.MethodDelete, deletePath(nodeID), ts, sig, now, r.cfg.MaxClockSkew)
 	if err != nil {
-		return http.StatusUnauthorized, "DELETE refused: " + err.Error()
+		return http.StatusUnauthorized, "DELETE refused: " + err.Error(), 0
 	}
 	if at.UnixMilli() <= rec.LastDelete {
-		return http.StatusUnauthorized, "DELETE refused: a deregistration signed at or after this timestamp was already accepted (replay); sign a fresh one"
+		return http.StatusUnauthorized, "DELETE refused: a deregistration signed at or after this timestamp was already accepted (replay); sign a fresh one", 0
 	}
 	rec.Deleted, rec.LastDelete = true, at.UnixMilli()
-	return http.StatusOK, ""
+	return http.StatusOK, "", r.changed(rec, now)
 }
 
 // decodeAnnouncement parses an announcement strictly, naming the field at fault.
@@ -283,16 +254,6 @@ func containsAll(have, want []string) bool {
 		}
 	}
 	return true
-}
-
-// clientAddr is the rate-limit key: the connection's IP. X-Forwarded-For is not trusted, since any
-// client could set it; a registry behind a proxy sees one client.
-func clientAddr(req *http.Request) string {
-	host, _, err := net.SplitHostPort(req.RemoteAddr)
-	if err != nil {
-		return req.RemoteAddr
-	}
-	return host
 }
 
 func allowMethod(w http.ResponseWriter, req *http.Request, methods ...string) bool {

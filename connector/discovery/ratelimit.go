@@ -1,7 +1,12 @@
 package discovery
 
 import (
+	"fmt"
 	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -65,4 +70,81 @@ func (l *rateLimiter) sweep() {
 			delete(l.buckets, k)
 		}
 	}
+}
+
+// allow charges req to its client network's read or write bucket, and answers 429 when it is empty.
+func (r *Registry) allow(w http.ResponseWriter, req *http.Request) bool {
+	l, kind, rate := r.writes, "writes", r.cfg.RateLimit
+	if req.Method == http.MethodGet || req.Method == http.MethodHead {
+		l, kind, rate = r.reads, "reads", r.cfg.ReadRate
+	}
+	ok, wait := l.allow(r.clientNet(req))
+	if ok {
+		return true
+	}
+	secs := int((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeError(w, http.StatusTooManyRequests, fmt.Sprintf("rate limit of %g %s/s per client exceeded; retry after %d s", rate, kind, secs))
+	return false
+}
+
+// clientNet is the client's network, the key of quotas and rate limits: its IPv4 address, or its IPv6 /64
+// (one host usually holds a whole /64, so single addresses would let it rotate). The client's address is the
+// connection's, or, when that is a trusted proxy, the last address in X-Forwarded-For that is not one: a
+// header from anyone else is ignored, since any client can write it.
+func (r *Registry) clientNet(req *http.Request) string {
+	ip := remoteIP(req.RemoteAddr)
+	if ip.IsValid() && r.trusted(ip) {
+		ip = r.forwardedFor(req, ip)
+	}
+	if !ip.IsValid() {
+		return req.RemoteAddr
+	}
+	return networkOf(ip)
+}
+
+// forwardedFor walks X-Forwarded-For from the right (the entries our proxies appended) past trusted proxies.
+func (r *Registry) forwardedFor(req *http.Request, peer netip.Addr) netip.Addr {
+	var hops []string
+	for _, h := range req.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(h, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return peer // garbage in the chain: the proxy is the last address we can vouch for
+		}
+		ip = ip.Unmap()
+		if !r.trusted(ip) {
+			return ip
+		}
+		peer = ip
+	}
+	return peer
+}
+
+func (r *Registry) trusted(ip netip.Addr) bool {
+	for _, p := range r.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteIP(addr string) netip.Addr {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		ip, _ := netip.ParseAddr(addr)
+		return ip.Unmap()
+	}
+	return ap.Addr().Unmap()
+}
+
+func networkOf(ip netip.Addr) string {
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.WithZone("").Prefix(64)
+	return p.String()
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -16,9 +17,12 @@ import (
 // Registry defaults.
 const (
 	DefaultTTL          = 120 * time.Second
-	DefaultRateLimit    = 5.0 // requests per second per client address
+	DefaultRateLimit    = 5.0 // writes (announce, DELETE) per second per client network
 	DefaultRateBurst    = 30
+	DefaultReadRate     = 10.0 // reads (GET) per second per client network
+	DefaultReadBurst    = 60
 	DefaultMaxNodes     = 10000
+	DefaultMaxPerClient = 32 // node ids registered from one client network (IPv4 address, IPv6 /64)
 	DefaultMaxClockSkew = 5 * time.Minute
 	DefaultKeyRetention = 30 * 24 * time.Hour
 	DefaultFlushEvery   = 10 * time.Second
@@ -32,35 +36,57 @@ type RegistryConfig struct {
 	DataDir string
 	// TTL is the re-announce period promised to nodes; a node unseen for 2×TTL is no longer listed.
 	TTL time.Duration
-	// RateLimit and RateBurst bound requests to /api/ per client address (token bucket).
+	// RateLimit and RateBurst bound writes (announce, DELETE) per client network (token bucket);
+	// ReadRate and ReadBurst bound reads. A client network is an IPv4 address or an IPv6 /64.
 	RateLimit float64
 	RateBurst int
-	// MaxNodes bounds how many node ids (key bindings) the registry keeps.
-	MaxNodes int
+	ReadRate  float64
+	ReadBurst int
+	// TrustedProxies are the networks whose X-Forwarded-For names the client; from anyone else it is ignored.
+	TrustedProxies []netip.Prefix
+	// MaxNodes bounds how many node ids (key bindings) the registry keeps; MaxPerClient how many of them one
+	// client network may have registered. When full, entries that are not listed any more make room, those
+	// never seen again after their first announcement first.
+	MaxNodes     int
+	MaxPerClient int
+	// Hints complete the answers to a full registry or a client over its quota (cmd/ names its flags there).
+	Hints LimitHints
+	// Mirrors are other registries whose change feed this one pulls and serves, after verifying each entry.
+	Mirrors []string
+	// HTTPClient is used to pull mirrors; defaults to a client with a 10 s timeout.
+	HTTPClient *http.Client
 	// MaxClockSkew is how far a signed DELETE's timestamp may be from the registry's clock.
 	MaxClockSkew time.Duration
 	// KeyRetention is how long a node id stays bound to its key after the node was last seen.
 	KeyRetention time.Duration
-	// FlushEvery is how often lastSeen refreshes are written out. Registrations, key bindings and
-	// deregistrations are written before they are answered.
+	// FlushEvery is how often queued lastSeen refreshes are written out and mirrors are pulled.
+	// Registrations, key bindings and deregistrations are on disk before they are answered.
 	FlushEvery time.Duration
 	// Now is the clock; tests pass a controllable one. Defaults to time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 }
 
+// LimitHints say how an operator lifts a limit; the registry appends them to its refusals.
+type LimitHints struct {
+	MaxNodes, MaxPerClient string
+}
+
 // Registry is the peer discovery service: an http.Handler over the nodes it knows, kept in DataDir.
 type Registry struct {
 	cfg     RegistryConfig
 	log     *slog.Logger
-	limiter *rateLimiter
+	reads   *rateLimiter
+	writes  *rateLimiter
+	journal *journal
+	mirrors []*mirror
 	closing atomic.Bool
 
-	mu    sync.Mutex
-	nodes map[string]*record
-	dirty bool // lastSeen changed since the last write
-
-	writeMu sync.Mutex // serialises writes so the newest snapshot is the one left on disk
+	mu        sync.Mutex
+	nodes     map[string]*record
+	byKey     map[string]string // public key → the one node id it holds
+	perClient map[string]int    // client network → node ids it registered
+	feed      changeFeed
 }
 
 // NewRegistry loads the state in cfg.DataDir (creating the directory if needed).
@@ -74,7 +100,10 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	cfg.TTL = orDefault(cfg.TTL, DefaultTTL)
 	cfg.RateLimit = orDefault(cfg.RateLimit, DefaultRateLimit)
 	cfg.RateBurst = orDefault(cfg.RateBurst, DefaultRateBurst)
+	cfg.ReadRate = orDefault(cfg.ReadRate, DefaultReadRate)
+	cfg.ReadBurst = orDefault(cfg.ReadBurst, DefaultReadBurst)
 	cfg.MaxNodes = orDefault(cfg.MaxNodes, DefaultMaxNodes)
+	cfg.MaxPerClient = orDefault(cfg.MaxPerClient, DefaultMaxPerClient)
 	cfg.MaxClockSkew = orDefault(cfg.MaxClockSkew, DefaultMaxClockSkew)
 	cfg.KeyRetention = orDefault(cfg.KeyRetention, DefaultKeyRetention)
 	cfg.FlushEvery = orDefault(cfg.FlushEvery, DefaultFlushEvery)
@@ -84,17 +113,48 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	nodes, err := loadState(cfg.DataDir)
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: DefaultRequestTimeout}
+	}
+	st, err := loadState(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	j, err := openJournal(cfg.DataDir, st.logLen)
 	if err != nil {
 		return nil, err
 	}
 	r := &Registry{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now),
-		nodes:   nodes,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		reads:     newRateLimiter(cfg.ReadRate, cfg.ReadBurst, cfg.Now),
+		writes:    newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now),
+		journal:   j,
+		nodes:     st.nodes,
+		byKey:     map[string]string{},
+		perClient: map[string]int{},
 	}
-	r.log.Info("discovery registry state loaded", "dir", cfg.DataDir, "nodes", len(nodes))
+	r.feed.load(st)
+	for id, rec := range r.nodes {
+		r.byKey[rec.PublicKey] = id
+		if rec.From != "" {
+			r.perClient[rec.From]++
+		}
+	}
+	for _, u := range cfg.Mirrors {
+		m, err := newMirror(r, u)
+		if err != nil {
+			j.close()
+			return nil, err
+		}
+		r.mirrors = append(r.mirrors, m)
+	}
+	// A fresh snapshot at start: it records the epoch and leaves an empty log.
+	if err := r.save(); err != nil {
+		j.close()
+		return nil, err
+	}
+	r.log.Info("discovery registry state loaded", "dir", cfg.DataDir, "nodes", len(r.nodes))
 	return r, nil
 }
 
@@ -111,6 +171,7 @@ func (r *Registry) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	r.pullMirrors(ctx)
 	tick := time.NewTicker(r.cfg.FlushEvery)
 	defer tick.Stop()
 	for {
@@ -119,6 +180,7 @@ func (r *Registry) Serve(ctx context.Context, ln net.Listener) error {
 			return errors.Join(fmt.Errorf("discovery registry on %s: %w", ln.Addr(), err), r.Close())
 		case <-tick.C:
 			r.maintain()
+			r.pullMirrors(ctx)
 		case <-ctx.Done():
 			r.closing.Store(true)
 			r.log.Info("discovery registry shutting down")
@@ -133,51 +195,49 @@ func (r *Registry) Serve(ctx context.Context, ln net.Listener) error {
 // Close makes the registry answer 503 from now on and writes its state out.
 func (r *Registry) Close() error {
 	r.closing.Store(true)
-	return r.save()
+	return errors.Join(r.save(), r.journal.close())
 }
 
-// maintain runs every FlushEvery: write lastSeen refreshes, forget idle rate-limit buckets and drop the key
-// bindings of nodes unseen for KeyRetention.
+// maintain runs every FlushEvery: write queued lastSeen refreshes, publish expiries to the change feed, forget
+// idle rate-limit buckets and the key bindings of nodes unseen for KeyRetention, and compact the log once it
+// outgrows the snapshot.
 func (r *Registry) maintain() {
-	r.limiter.sweep()
-	cutoff := r.cfg.Now().Add(-r.cfg.KeyRetention).UnixMilli()
+	r.reads.sweep()
+	r.writes.sweep()
+	now := r.cfg.Now()
+	cutoff := now.Add(-r.cfg.KeyRetention).UnixMilli()
 	r.mu.Lock()
+	r.sweepExpired(now, true)
 	for id, rec := range r.nodes {
 		if rec.LastSeen < cutoff {
-			delete(r.nodes, id)
-			r.dirty = true
+			r.forget(rec)
 			r.log.Info("forgot node unseen for the key retention period", "nodeId", id, "retention", r.cfg.KeyRetention)
 		}
 	}
-	dirty := r.dirty
+	n := len(r.nodes)
 	r.mu.Unlock()
-	if dirty {
+	if err := r.journal.flush(); err != nil {
+		r.log.Error("write registry log", "err", err)
+	}
+	// ~400 bytes a record: compact once the log holds about two snapshots' worth, and at least 4 MB.
+	if r.journal.logSize() > max(4<<20, int64(n)*800) {
 		if err := r.save(); err != nil {
-			r.log.Error("write registry state", "err", err)
+			r.log.Error("compact registry log", "err", err)
 		}
 	}
 }
 
-// save writes the current state.
+// save writes a snapshot of the current state and empties the log.
 func (r *Registry) save() error {
-	r.writeMu.Lock()
-	defer r.writeMu.Unlock()
-	r.mu.Lock()
-	recs := make([]record, 0, len(r.nodes))
-	for _, rec := range r.nodes {
-		c := *rec
-		c.Capabilities = append([]string(nil), rec.Capabilities...)
-		recs = append(recs, c)
-	}
-	r.dirty = false
-	r.mu.Unlock()
-	if err := writeState(r.cfg.DataDir, recs); err != nil {
+	return r.journal.compact(func() stateFile {
 		r.mu.Lock()
-		r.dirty = true
-		r.mu.Unlock()
-		return err
-	}
-	return nil
+		defer r.mu.Unlock()
+		st := stateFile{Epoch: r.feed.epoch, Floor: r.feed.floor, Nodes: make([]record, 0, len(r.nodes))}
+		for _, rec := range r.nodes {
+			st.Nodes = append(st.Nodes, *rec) // Capabilities are replaced, never changed in place
+		}
+		return st
+	})
 }
 
 // live reports whether a record is listed: announced, not deregistered, and seen within 2×TTL.

@@ -9,7 +9,7 @@ import (
 
 func TestRateLimitAnswers429PerClient(t *testing.T) {
 	clk := newClock()
-	_, base := startRegistry(t, RegistryConfig{Now: clk.Now, RateLimit: 1, RateBurst: 3})
+	_, base := startRegistry(t, RegistryConfig{Now: clk.Now, ReadRate: 1, ReadBurst: 3})
 	for i := range 3 {
 		if code, _ := get(t, base+peersPath); code != http.StatusOK {
 			t.Fatalf("request %d within the burst: %d", i+1, code)
@@ -21,6 +21,9 @@ func TestRateLimitAnswers429PerClient(t *testing.T) {
 	}
 	if code, _ := get(t, base+"/health"); code != http.StatusOK {
 		t.Fatalf("/health is rate limited: %d", code)
+	}
+	if code, a := newTestNode(t, "alice").announce(t, base); code != http.StatusOK {
+		t.Fatalf("reads used up the write bucket too: %d %q", code, a.Error)
 	}
 	clk.Advance(time.Second)
 	if code, _ := get(t, base+peersPath); code != http.StatusOK {

@@ -48,19 +48,21 @@ func TestRegistrationIsOnDiskBeforeItIsAnswered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := reloaded["alice"]; !ok {
-		t.Fatalf("registration not on disk: %v", reloaded)
+	if _, ok := reloaded.nodes["alice"]; !ok {
+		t.Fatalf("registration not on disk: %v", reloaded.nodes)
 	}
-	fi, err := os.Stat(filepath.Join(dir, StateFileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("state file mode %v, want 0600", fi.Mode().Perm())
+	for _, name := range []string{StateFileName, LogFileName} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", name, fi.Mode().Perm())
+		}
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if e.Name() != StateFileName {
+		if e.Name() != StateFileName && e.Name() != LogFileName {
 			t.Errorf("left behind %s in the data dir", e.Name())
 		}
 	}
@@ -116,8 +118,8 @@ func TestServeShutsDownGracefullyAndFlushes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st["alice"] == nil || st["alice"].LastSeen != clk.Now().UnixMilli() {
-		t.Fatalf("shutdown did not flush the last refresh: %+v", st["alice"])
+	if a := st.nodes["alice"]; a == nil || a.LastSeen != clk.Now().UnixMilli() {
+		t.Fatalf("shutdown did not flush the last refresh: %+v", a)
 	}
 }
 
