@@ -80,9 +80,16 @@ func TestDiscoverySubcommandServesAndSurvivesRestart(t *testing.T) {
 
 // startDiscoveryProcess starts `discovery` on 127.0.0.1:0, reads the address it logs, and returns a stop
 // func that sends SIGTERM and returns the exit code.
-func startDiscoveryProcess(t *testing.T, bin, data string) (base string, stop func() int) {
+func startDiscoveryProcess(t *testing.T, bin, data string, flags ...string) (base string, stop func() int) {
 	t.Helper()
-	cmd := exec.Command(bin, "discovery", "--listen", "127.0.0.1:0", "--data-dir", data)
+	base, stop, _ = startDiscoveryProc(t, bin, data, flags...)
+	return base, stop
+}
+
+// startDiscoveryProc is startDiscoveryProcess that also returns the process, for a test that kills it.
+func startDiscoveryProc(t *testing.T, bin, data string, flags ...string) (base string, stop func() int, proc *exec.Cmd) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"discovery", "--listen", "127.0.0.1:0", "--data-dir", data}, flags...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -126,11 +133,11 @@ func startDiscoveryProcess(t *testing.T, bin, data string) (base string, stop fu
 	}
 	select {
 	case a := <-addr:
-		return "http://" + a, stop
+		return "http://" + a, stop, cmd
 	case <-time.After(20 * time.Second):
 		stop()
 		<-scanned
 		t.Fatalf("discovery did not log its address; stderr:\n%s", logged.String())
 	}
-	return "", nil
+	return "", nil, nil
 }
