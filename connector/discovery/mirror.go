@@ -147,4 +147,3 @@ func verifyMirrored(p wirePeer) (PeerInfo, error) {
 	}
 	return info, nil
 }
-
