@@ -21,6 +21,8 @@ import (
 
 	"github.com/m2mnet/m2m/deployer"
 	"github.com/m2mnet/m2m/test/standin"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // images are the stand-in images built once for the engine tests, named uniquely and removed at the end.
@@ -56,14 +58,12 @@ func randomName(prefix string) string {
 // engine connects to the local engine, or skips (fails under M2M_REQUIRE_DOCKER=1) when there is none.
 func engine(t *testing.T) *client.Client {
 	t.Helper()
+	testenv.NeedsEngine(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cli, err := deployer.Connect(ctx)
 	if err != nil {
-		if os.Getenv("M2M_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("docker engine required (M2M_REQUIRE_DOCKER=1): %v", err)
-		}
-		t.Skipf("no docker engine: %v", err)
+		t.Fatalf("connect to the engine that answered a moment ago: %v", err)
 	}
 	t.Cleanup(func() { cli.Close() })
 	return cli

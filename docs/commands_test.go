@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/m2mnet/m2m/deployer"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // repoRoot is where README.md and go.mod are; tests run in docs/.
@@ -146,7 +147,7 @@ func newRunner(t *testing.T) *runner {
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	r := &runner{bin: builtBin, dir: t.TempDir(), engineErr: engineAnswers()}
+	r := &runner{bin: builtBin, dir: t.TempDir(), engineErr: testenv.EngineErr()}
 	// A node that settles on XRP with keys in KMS needs no secret file: init --yes makes the rest.
 	res := r.run(r.dir, 30*time.Second, "init", "--yes", "--settlement", "xrp",
 		"--xrp-address", "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh", "--key-backend", "aws-kms",
@@ -155,19 +156,6 @@ func newRunner(t *testing.T) *runner {
 		t.Fatalf("m2mctl init --yes (to make the test's .env) exited %d: %s", res.code, firstLines(res.stderr, 5))
 	}
 	return r
-}
-
-func engineAnswers() error {
-	if os.Getenv("M2M_SKIP_DOCKER") == "1" {
-		return errors.New("M2M_SKIP_DOCKER=1")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cli, err := deployer.Connect(ctx)
-	if err != nil {
-		return err
-	}
-	return cli.Close()
 }
 
 // Commands that only read. Others change the host and never run for real here.
@@ -187,7 +175,7 @@ func (r *runner) check(c docCommand) (skip string, err error) {
 		return "", nil
 	}
 	if needEngine[subcommand(args)] && r.engineErr != nil {
-		if os.Getenv("M2M_REQUIRE_DOCKER") == "1" {
+		if testenv.Required() {
 			return "", fmt.Errorf("%s: needs the Docker engine, and M2M_REQUIRE_DOCKER=1: %v", c, r.engineErr)
 		}
 		return fmt.Sprintf("flags checked; not run, no Docker engine: %v", firstLines(r.engineErr.Error(), 1)), nil

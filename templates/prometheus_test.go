@@ -20,6 +20,8 @@ import (
 
 	"github.com/m2mnet/m2m/connector/metrics"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // connectorMetrics serves a real connector registry with every m2m_* family holding series, and keeps
@@ -134,7 +136,7 @@ func startPrometheus(t *testing.T, bin, connector string) string {
 	select {
 	case a := <-addr:
 		base := "http://" + a
-		waitFor(t, 30*time.Second, "Prometheus ready", func() bool {
+		testenv.WaitFor(t, 30*time.Second, "Prometheus ready", func() bool {
 			resp, err := http.Get(base + "/-/ready")
 			if err != nil {
 				return false
@@ -147,17 +149,6 @@ func startPrometheus(t *testing.T, bin, connector string) string {
 		t.Fatal("Prometheus did not report the address it listens on within 30 s")
 	}
 	return ""
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // apiResponse is Prometheus's HTTP API envelope.
@@ -209,7 +200,7 @@ func TestExpressionsRunOnRealPrometheus(t *testing.T) {
 	bin := requireBinary(t, "prometheus")
 	base := startPrometheus(t, bin, connectorMetrics(t))
 	// Five scrapes give rate() over the 1m that stands in for $__rate_interval enough samples.
-	waitFor(t, 30*time.Second, "five scrapes of the connector", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "five scrapes of the connector", func() bool {
 		n, err := instantQuery(base, `count_over_time(up{job="connector"}[1m]) >= 5 and up{job="connector"} == 1`)
 		return err == nil && n == 1
 	})
@@ -238,7 +229,7 @@ func checkRulesLoadedAndPending(t *testing.T, base string) {
 	t.Helper()
 	want := allRules(t)
 	active := map[string]string{}
-	waitFor(t, 30*time.Second, "the rules to be evaluated", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "the rules to be evaluated", func() bool {
 		r, err := apiGet(base, "/api/v1/rules", url.Values{"type": {"alert"}})
 		if err != nil || r.Status != "success" {
 			return false

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // requireBinary finds a Prometheus tool on PATH. Without it the test is skipped, unless
@@ -21,10 +23,7 @@ func requireBinary(t *testing.T, name string) string {
 	if err == nil {
 		return p
 	}
-	if os.Getenv("M2M_REQUIRE_DOCKER") == "1" {
-		t.Fatalf("%s is not installed and M2M_REQUIRE_DOCKER=1: apt-get install prometheus", name)
-	}
-	t.Skipf("%s is not installed (apt-get install prometheus); set M2M_REQUIRE_DOCKER=1 to fail instead", name)
+	testenv.Skip(t, "%s is not installed (apt-get install prometheus)", name)
 	return ""
 }
 

@@ -20,15 +20,8 @@ import (
 
 // TestDiscoverySubcommandServesAndSurvivesRestart runs the real binary twice on one data dir.
 func TestDiscoverySubcommandServesAndSurvivesRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "m2m-connector")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	data := filepath.Join(dir, "data")
+	bin := buildConnector(t)
+	data := filepath.Join(t.TempDir(), "data")
 
 	base, stop := startDiscoveryProcess(t, bin, data)
 	resp, err := http.Get(base + "/health")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,19 +19,11 @@ import (
 	"github.com/m2mnet/m2m/connector/btp"
 	"github.com/m2mnet/m2m/connector/identity"
 	"github.com/m2mnet/m2m/connector/ilp"
-)
 
-// freePort finds a port free on 127.0.0.1 at this moment: the connector must announce its BTP URL before
-// it binds, so the port is chosen here.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+	"github.com/m2mnet/m2m/internal/testenv"
+
+	"github.com/m2mnet/m2m/test/standin/evmnode"
+)
 
 // peeringNode is one connector of the pair: its settings and what the test needs to reach it.
 type peeringNode struct {
@@ -47,7 +38,7 @@ func newPeeringNode(t *testing.T, id, child string) *peeringNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &peeringNode{id: id, nodeKey: enc, btpURL: "ws://127.0.0.1:" + strconv.Itoa(freePort(t)),
+	return &peeringNode{id: id, nodeKey: enc, btpURL: "ws://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)),
 		child: child, childToken: "tok-" + child + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 }
 
@@ -77,7 +68,7 @@ func TestTwoConnectorsFindEachOtherThroughTheRegistryAndForwardAPayment(t *testi
 	bin := buildConnector(t)
 	registry, stopRegistry := startDiscoveryProcess(t, bin, t.TempDir())
 	defer stopRegistry()
-	rpc := standinEVMNode(t).URL
+	rpc := evmnode.Start(t).URL
 	// A stand-in OTLP/HTTP collector: it counts the trace exports each connector posts.
 	var mu sync.Mutex
 	exports := map[string]int{}
@@ -223,7 +214,7 @@ func metricsHave(t *testing.T, base, line string) bool {
 func TestServeWithAnUnreachableRegistryWarnsOnceAndStaysReady(t *testing.T) {
 	bin := buildConnector(t)
 	n := newPeeringNode(t, "node-lonely", "payer")
-	n.start(t, bin, standinEVMNode(t).URL, "http://127.0.0.1:"+strconv.Itoa(freePort(t)))
+	n.start(t, bin, evmnode.Start(t).URL, "http://127.0.0.1:"+strconv.Itoa(testenv.FreePort(t)))
 	waitStatus(t, n.proc.base+"/health/ready", http.StatusOK, 5*time.Second)
 	time.Sleep(3500 * time.Millisecond) // three more announce intervals against the dead registry
 	waitStatus(t, n.proc.base+"/health/ready", http.StatusOK, time.Second)

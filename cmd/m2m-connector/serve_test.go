@@ -10,14 +10,18 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/m2mnet/m2m/internal/testenv"
+
+	"github.com/m2mnet/m2m/test/standin/evmnode"
 )
 
 // Values that must never appear in any output; each is a throwaway made for these tests.
@@ -27,18 +31,16 @@ var (
 	testAPIKey  = "apikey-3f9d2b7e51c4"
 )
 
-// buildConnector compiles this command into a temporary directory: the tests run the real process.
+func TestMain(m *testing.M) {
+	testenv.CommandMain("m2m-connector", main)
+	os.Exit(m.Run())
+}
+
+// buildConnector returns the command to run: this test binary under the name m2m-connector, which runs
+// main (see testenv.CommandMain), so the tests run the real process without building it again.
 func buildConnector(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "m2m-connector")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testenv.Command(t, "m2m-connector")
 }
 
 // standinEVMNode answers eth_chainId and eth_blockNumber over real HTTP on 127.0.0.1.
@@ -166,7 +168,7 @@ func (p *connectorProcess) stop(t *testing.T) {
 
 func TestServeAnswersLiveAtOnceReadyOnceCheckedAndExitsZeroOnSIGTERM(t *testing.T) {
 	bin := buildConnector(t)
-	p := startConnector(t, bin, devEnviron(standinEVMNode(t).URL))
+	p := startConnector(t, bin, devEnviron(evmnode.Start(t).URL))
 	waitStatus(t, p.base+"/health/live", http.StatusOK, time.Second)
 	t.Logf("/health/live answered 200 %s after the process started", time.Since(p.start).Round(time.Millisecond))
 	waitStatus(t, p.base+"/health/ready", http.StatusOK, 5*time.Second)
@@ -218,7 +220,7 @@ func TestServeWithAHungTigerBeetleIsLiveNotReadyAndStillStops(t *testing.T) {
 			go io.Copy(io.Discard, c)
 		}
 	}()
-	env := append(devEnviron(standinEVMNode(t).URL), "LEDGER=tigerbeetle", "TIGERBEETLE_ADDRESS=localhost:"+strconv.Itoa(hung.Addr().(*net.TCPAddr).Port))
+	env := append(devEnviron(evmnode.Start(t).URL), "LEDGER=tigerbeetle", "TIGERBEETLE_ADDRESS=localhost:"+strconv.Itoa(hung.Addr().(*net.TCPAddr).Port))
 	p := startConnector(t, bin, env)
 	waitStatus(t, p.base+"/health/live", http.StatusOK, time.Second)
 	// The first ledger check times out after 3 s; until then readiness says "not checked yet".

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,17 +12,17 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/m2mnet/m2m/deployer"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 func TestDownVolumesListsThemAndRemovesOnlyOnYes(t *testing.T) {
+	testenv.NeedsEngine(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cli, err := connect(ctx)
 	if err != nil {
-		if os.Getenv("M2M_REQUIRE_DOCKER") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("no docker engine: %v", err)
+		t.Fatal(err)
 	}
 	defer cli.Close()
 	b := make([]byte, 4)

@@ -16,6 +16,8 @@ import (
 	"github.com/m2mnet/m2m/stack/settings"
 
 	"github.com/creack/pty"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // terminal is the far side of a pseudo-terminal: what the program drew, and a keyboard.
@@ -86,16 +88,16 @@ func tail(s string, n int) string {
 	return s
 }
 
-// startOnTerminal builds m2mctl into dir and runs it there with args on a pseudo-terminal, bounded to 90 s.
+func TestMain(m *testing.M) {
+	testenv.CommandMain("m2mctl", main)
+	os.Exit(m.Run())
+}
+
+// startOnTerminal runs m2mctl (this test binary as the command, see testenv.CommandMain) in dir with args
+// on a pseudo-terminal, bounded to 90 s.
 func startOnTerminal(t *testing.T, dir string, args ...string) (*exec.Cmd, *terminal) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the m2mctl binary")
-	}
-	bin := filepath.Join(dir, "m2mctl")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Command(t, "m2mctl")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, bin, args...)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/m2mnet/m2m/deployer"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // runDeploy runs m2mctl with args on fake, non-interactive streams.
@@ -77,12 +79,7 @@ func TestEngineUnreachableIsOneLineWithTheFix(t *testing.T) {
 }
 
 func TestStatusOfAProjectThatDoesNotRunExits1(t *testing.T) {
-	if _, err := connect(context.Background()); err != nil {
-		if os.Getenv("M2M_REQUIRE_DOCKER") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("no docker engine: %v", err)
-	}
+	testenv.NeedsEngine(t)
 	b := make([]byte, 4)
 	rand.Read(b)
 	project := "m2mtest-" + hex.EncodeToString(b)

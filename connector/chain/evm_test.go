@@ -2,7 +2,6 @@ package chain_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,40 +9,9 @@ import (
 	"time"
 
 	"github.com/m2mnet/m2m/connector/chain"
-)
 
-// standinEVMNode answers JSON-RPC over real HTTP like an EVM node would, with the answers given per method.
-func standinEVMNode(t *testing.T, answers map[string]string) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			JSONRPC string          `json:"jsonrpc"`
-			ID      json.RawMessage `json:"id"`
-			Method  string          `json:"method"`
-		}
-		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
-			http.Error(w, "want POST application/json", http.StatusBadRequest)
-			return
-		}
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.JSONRPC != "2.0" || len(req.ID) == 0 {
-			http.Error(w, "not JSON-RPC 2.0", http.StatusBadRequest)
-			return
-		}
-		answer, ok := answers[req.Method]
-		if !ok {
-			answer = `{"error":{"code":-32601,"message":"the method ` + req.Method + ` does not exist"}}`
-		}
-		if strings.HasPrefix(answer, "HTTP ") {
-			http.Error(w, "unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		// Echo the request id, as JSON-RPC requires.
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"jsonrpc":"2.0","id":` + string(req.ID) + `,` + strings.TrimPrefix(answer, "{")))
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
+	"github.com/m2mnet/m2m/test/standin/evmnode"
+)
 
 func TestEVMCheck(t *testing.T) {
 	tests := []struct {
@@ -59,11 +27,16 @@ func TestEVMCheck(t *testing.T) {
 			"eth_blockNumber"},
 		{"non-hex result is refused", map[string]string{"eth_chainId": `{"result":"8453"}`, "eth_blockNumber": `{"result":"0x1"}`},
 			chain.EVMStatus{}, "not a hex quantity"},
-		{"HTTP error is reported", map[string]string{"eth_chainId": "HTTP 503"}, chain.EVMStatus{}, "503"},
+		{"HTTP error is reported", nil, chain.EVMStatus{}, "503"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := standinEVMNode(t, tc.answers)
+			srv := evmnode.Start(t)
+			if tc.answers == nil {
+				srv.Fail(http.StatusServiceUnavailable)
+			} else {
+				srv.SetAnswers(tc.answers)
+			}
 			e := &chain.EVM{URL: srv.URL}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -105,7 +78,7 @@ func TestEVMErrorsNeverShowTheURLPath(t *testing.T) {
 	const key = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
 	tests := []struct{ name, url string }{
 		{"unreachable", "http://127.0.0.1:1/v2/" + key},
-		{"HTTP error", standinEVMNode(t, map[string]string{"eth_chainId": "HTTP 503"}).URL + "/v2/" + key},
+		{"HTTP error", failingEVMNode(t).URL + "/v2/" + key},
 		{"key in query", "http://127.0.0.1:1/rpc?apikey=" + key},
 	}
 	for _, tc := range tests {
@@ -124,4 +97,10 @@ func TestEVMErrorsNeverShowTheURLPath(t *testing.T) {
 			}
 		})
 	}
+}
+
+func failingEVMNode(t *testing.T) *evmnode.Node {
+	n := evmnode.Start(t)
+	n.Fail(http.StatusServiceUnavailable)
+	return n
 }

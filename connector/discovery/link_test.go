@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/m2mnet/m2m/connector/identity"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // linkSink is a recordingSink that also answers PeerChecker (up says whether sessions are up) and
@@ -38,7 +40,7 @@ func TestPeerDownForAnIntervalIsHandedOverAgainAndRemovedWhenItLeaves(t *testing
 	c, done := startClient(t, ctx, ClientConfig{
 		Endpoints: []string{base}, Self: alice.info, Key: alice.key, Sink: sink, Interval: interval, Now: clk.Now,
 	})
-	waitFor(t, time.Second, "bob handed over", func() bool { return sink.callCount() == 1 })
+	testenv.WaitFor(t, time.Second, "bob handed over", func() bool { return sink.callCount() == 1 })
 	if _, conn := c.Counts(); conn != 1 {
 		t.Fatalf("connected = %d with the session up", conn)
 	}
@@ -56,13 +58,13 @@ func TestPeerDownForAnIntervalIsHandedOverAgainAndRemovedWhenItLeaves(t *testing
 		t.Fatalf("AddPeer called again (%d) before the peer was down for an interval", n)
 	}
 	clk.Advance(interval)
-	waitFor(t, time.Second, "bob handed over again", func() bool { return sink.callCount() == 2 })
+	testenv.WaitFor(t, time.Second, "bob handed over again", func() bool { return sink.callCount() == 2 })
 
 	// bob deregisters: alice's sink is told to drop him.
 	if code, _ := deleteSigned(t, base, "bob", bob.key, time.Now()); code != http.StatusOK {
 		t.Fatalf("bob's DELETE: %d", code)
 	}
-	waitFor(t, time.Second, "bob removed", func() bool { _, ok := sink.removed.Load("bob"); return ok })
+	testenv.WaitFor(t, time.Second, "bob removed", func() bool { _, ok := sink.removed.Load("bob"); return ok })
 	if d, _ := c.Counts(); d != 0 {
 		t.Fatalf("discovered = %d after bob left", d)
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/m2mnet/m2m/connector/ledger"
 	"github.com/m2mnet/m2m/connector/metrics"
 	"github.com/m2mnet/m2m/connector/node"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // runningNode is a real connector node serving BTP on 127.0.0.1, wired to a discovery client.
@@ -97,7 +99,7 @@ func TestThreeConnectorsDiscoverAndConnectOverBTP(t *testing.T) {
 		lastStart = time.Now()
 		nodes[name] = startNode(t, name, registry, interval)
 	}
-	waitFor(t, 2*interval, "three connectors with BTP sessions to both others", func() bool {
+	testenv.WaitFor(t, 2*interval, "three connectors with BTP sessions to both others", func() bool {
 		for _, n := range nodes {
 			if len(n.connectedPeers()) != 2 {
 				return false
@@ -130,7 +132,7 @@ func TestThreeConnectorsDiscoverAndConnectOverBTP(t *testing.T) {
 
 	// carol shuts down: she deregisters, and the others drop her at their next tick.
 	nodes["carol"].stop()
-	waitFor(t, 3*interval, "carol removed from alice and bob", func() bool {
+	testenv.WaitFor(t, 3*interval, "carol removed from alice and bob", func() bool {
 		for _, name := range []string{"alice", "bob"} {
 			for _, p := range nodes[name].node.Peers() {
 				if p.ID == "carol" {

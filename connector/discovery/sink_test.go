@@ -14,6 +14,8 @@ import (
 	"github.com/m2mnet/m2m/connector/metrics"
 	"github.com/m2mnet/m2m/connector/node"
 	"github.com/m2mnet/m2m/connector/routing"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // serveBob runs node bob on addr, accepting alice's signed tokens by bob's clock; stop frees the port.
@@ -61,12 +63,12 @@ func TestNodeSinkPeerReconnectsToARestartedPeerLongAfterItsFirstTokenExpired(t *
 	if err := sink.AddPeer(t.Context(), Peer{NodeID: "bob", BTPEndpoint: "ws://" + addrB + "/", ILPAddress: "test.m2m.bob", PublicKey: bob.pub()}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 3*time.Second, "alice connected to bob", func() bool { return sink.Connected("bob") })
+	testenv.WaitFor(t, 3*time.Second, "alice connected to bob", func() bool { return sink.Connected("bob") })
 
 	clk.Advance(identity.MaxTokenTTL + time.Minute)
 	stopB()
-	waitFor(t, 3*time.Second, "alice sees bob gone", func() bool { return !sink.Connected("bob") })
+	testenv.WaitFor(t, 3*time.Second, "alice sees bob gone", func() bool { return !sink.Connected("bob") })
 	serveBob(t, addrB, alice.pub(), clk.Now)
 	// No new AddPeer: the node's own redial must present a token valid by the (advanced) clock.
-	waitFor(t, 3*time.Second, "alice reconnected to the restarted bob", func() bool { return sink.Connected("bob") })
+	testenv.WaitFor(t, 3*time.Second, "alice reconnected to the restarted bob", func() bool { return sink.Connected("bob") })
 }

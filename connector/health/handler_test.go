@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,32 +16,9 @@ import (
 	"github.com/m2mnet/m2m/connector/health"
 	"github.com/m2mnet/m2m/connector/ledger"
 	"github.com/m2mnet/m2m/connector/metrics"
+
+	"github.com/m2mnet/m2m/test/standin/evmnode"
 )
-
-// standinEVMNode is an EVM JSON-RPC endpoint on 127.0.0.1 that can be made to fail.
-type standinEVMNode struct {
-	*httptest.Server
-	failing atomic.Bool
-}
-
-func newStandinEVMNode(t *testing.T) *standinEVMNode {
-	n := &standinEVMNode{}
-	n.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.failing.Load() {
-			http.Error(w, "bad gateway", http.StatusBadGateway)
-			return
-		}
-		var req struct {
-			ID     int    `json:"id"`
-			Method string `json:"method"`
-		}
-		json.NewDecoder(r.Body).Decode(&req)
-		result := map[string]string{"eth_chainId": "0x2105", "eth_blockNumber": "0x10"}[req.Method]
-		json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": result})
-	}))
-	t.Cleanup(n.Close)
-	return n
-}
 
 // standinPeers stands in for the node's peer table, which another package provides.
 type standinPeers struct{ connected, discovered int }
@@ -54,14 +30,15 @@ type fixture struct {
 	handler *health.Handler
 	monitor *health.Monitor
 	metrics *metrics.Metrics
-	evm     *standinEVMNode
+	evm     *evmnode.Node
 }
 
 // newFixture wires the real checks: the memory ledger's Ping and the EVM check against a local node.
 // xrpl is disabled, as with SETTLEMENT_PREFERENCE=evm; discovery, when given, is optional.
 func newFixture(t *testing.T, peers health.PeerCounter, extra ...health.Dependency) *fixture {
 	t.Helper()
-	f := &fixture{metrics: metrics.New("1.2.3", "abc", "go1.26"), evm: newStandinEVMNode(t)}
+	f := &fixture{metrics: metrics.New("1.2.3", "abc", "go1.26"), evm: evmnode.Start(t)}
+	f.evm.SetAnswer("eth_blockNumber", `{"result":"0x10"}`)
 	l := ledger.NewMemory()
 	evm := &chain.EVM{URL: f.evm.URL}
 	deps := append([]health.Dependency{
@@ -125,7 +102,7 @@ func TestReadyOnlyAfterEveryRequiredDependencyAnswered(t *testing.T) {
 
 func TestRequiredDependencyDownMakesNotReadyWithTheReason(t *testing.T) {
 	f := newFixture(t, nil)
-	f.evm.failing.Store(true)
+	f.evm.Fail(http.StatusBadGateway)
 	f.monitor.CheckAll(context.Background())
 	code, body := f.get(t, "/health/ready")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "evm: ") || !strings.Contains(body, "502") {
@@ -139,7 +116,7 @@ func TestRequiredDependencyDownMakesNotReadyWithTheReason(t *testing.T) {
 		t.Errorf("a failed check shows detail %q; a failure has only its error", d)
 	}
 	// Recovery is picked up by the next check.
-	f.evm.failing.Store(false)
+	f.evm.Fail(0)
 	f.monitor.CheckAll(context.Background())
 	if code, _ := f.get(t, "/health/ready"); code != http.StatusOK {
 		t.Fatalf("after recovery /health/ready = %d; want 200", code)
@@ -186,7 +163,7 @@ func TestDrainStopsReadinessButNotLiveness(t *testing.T) {
 
 func TestMetricsExposeDependenciesReadinessAndBuild(t *testing.T) {
 	f := newFixture(t, standinPeers{connected: 2, discovered: 5})
-	f.evm.failing.Store(true)
+	f.evm.Fail(http.StatusBadGateway)
 	f.monitor.CheckAll(context.Background())
 	code, body := f.get(t, "/metrics")
 	if code != http.StatusOK {

@@ -14,6 +14,8 @@ import (
 	"github.com/m2mnet/m2m/connector/ledger"
 	"github.com/m2mnet/m2m/connector/metrics"
 	"github.com/m2mnet/m2m/connector/routing"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // testClock is a clock both nodes share, so a token can expire without the test waiting for it.
@@ -112,11 +114,11 @@ func TestRedialAfterThePeerRestartsPresentsAFreshSignedToken(t *testing.T) {
 			// Well past the token's life and the verifier's clock skew, B restarts on the same port.
 			clk.Advance(identity.MaxTokenTTL + time.Minute)
 			stopB()
-			waitFor(t, 3*time.Second, "A sees B gone", func() bool { return peerState(a, "b") == Disconnected })
+			testenv.WaitFor(t, 3*time.Second, "A sees B gone", func() bool { return peerState(a, "b") == Disconnected })
 			b2, _, _ := serveNodeAt(t, addrB, keyA, clk)
 
 			if tt.reconnect {
-				waitFor(t, 3*time.Second, "A reconnected to the restarted B", func() bool { return peerState(b2, "a") == Connected })
+				testenv.WaitFor(t, 3*time.Second, "A reconnected to the restarted B", func() bool { return peerState(b2, "a") == Connected })
 				return
 			}
 			time.Sleep(time.Second) // some ten redials at this backoff
@@ -163,16 +165,5 @@ func TestAddPeerRefusesADialledPeerWithNothingToDialWith(t *testing.T) {
 	p.DialToken = func() string { return "t" }
 	if err := n.AddPeer(t.Context(), p); err != nil {
 		t.Fatalf("with a DialToken: %v", err)
-	}
-}
-
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

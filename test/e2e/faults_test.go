@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -90,10 +91,10 @@ func TestFaultKilledConnectorAndStoppedLedgerRecover(t *testing.T) {
 	// The readiness path on every engine, stand-in or not: the chain endpoint a node settling on EVM needs
 	// fails, /health/ready answers 503, then recovers by itself. (The EVM stand-in is shared: scenarios run
 	// one after another.)
-	env.evm.failed.Store(true)
-	t.Cleanup(func() { env.evm.failed.Store(false) })
+	env.evm.Fail(http.StatusServiceUnavailable)
+	t.Cleanup(func() { env.evm.Fail(0) })
 	eventually(t, 60*time.Second, "connector /health/ready answers 503 while its EVM endpoint fails", wantStatus(readyURL, 503))
-	env.evm.failed.Store(false)
+	env.evm.Fail(0)
 	eventually(t, 60*time.Second, "connector ready again once its EVM endpoint answers", wantStatus(readyURL, 200))
 	p.requireSameRun(conn, "the chain outage")
 }

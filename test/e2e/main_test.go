@@ -17,6 +17,8 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/m2mnet/m2m/deployer"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // env is what TestMain prepared for every scenario: binaries, images and the EVM stand-in.
@@ -42,18 +44,9 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	// Ryuk would be an image pull; every scenario cleans up after itself instead.
 	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	require := os.Getenv("M2M_REQUIRE_DOCKER") == "1"
-	skip := func(format string, a ...any) int {
-		msg := fmt.Sprintf(format, a...)
-		if require {
-			fmt.Fprintf(os.Stderr, "e2e: FAIL: %s (M2M_REQUIRE_DOCKER=1)\n", msg)
-			return 1
-		}
-		fmt.Printf("e2e: skipped: %s; set M2M_REQUIRE_DOCKER=1 to fail instead\n", msg)
-		return 0
-	}
-	if os.Getenv("M2M_SKIP_DOCKER") == "1" {
-		return skip("M2M_SKIP_DOCKER=1")
+	skip := func(format string, a ...any) int { return testenv.SkipMain("e2e", format, a...) }
+	if testenv.SkipDocker() {
+		return skip("%s=1", testenv.SkipDockerEnv)
 	}
 	if testing.Short() {
 		return skip("-short")

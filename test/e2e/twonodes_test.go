@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +17,8 @@ import (
 	"github.com/m2mnet/m2m/connector/btp"
 	"github.com/m2mnet/m2m/connector/ilp"
 	"github.com/m2mnet/m2m/stack"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // Two nodes, each its own project on its own network, find each other through the registry that A runs
@@ -27,7 +28,7 @@ func TestTwoNodesDiscoverEachOtherAndForwardAPacket(t *testing.T) {
 	wallTime(t)
 	gw := env.evm.Host
 	// The announce addresses must be known before up, so these host ports are picked free here, not by Docker.
-	btpA, btpB, registry := freePort(t), freePort(t), freePort(t)
+	btpA, btpB, registry := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	endpoint := fmt.Sprintf("http://%s:%d", gw, registry)
 	node := func(btpPort int, extra map[string]string, profiles ...string) *project {
 		settings := map[string]string{settings.BTPPort: strconv.Itoa(btpPort), settings.DiscoveryPort: strconv.Itoa(registry),
@@ -155,17 +156,6 @@ func TestTwoNodesDiscoverEachOtherAndForwardAPacket(t *testing.T) {
 // childPeer is a peers file with one child peer.
 func childPeer(id, token, prefix string) string {
 	return fmt.Sprintf("peers:\n  - id: %s\n    authToken: %s\n    ilpPrefix: %s\n    relation: child\n    creditLimit: 1000000\n", id, token, prefix)
-}
-
-// freePort asks the OS for a free TCP port for a setting that must be known before up.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // writeConfig writes name into the project's ./config, which the connector reads at /etc/m2m. The connector
