@@ -16,6 +16,8 @@ func checkTransfer(t Transfer) error {
 	switch {
 	case t.ID.isZero():
 		return fmt.Errorf("ledger: transfer id is zero; give every transfer a unique non-zero id")
+	case !pendingKind(t.ID):
+		return fmt.Errorf("prepare %x: %w", t.ID, ErrReservedIDBits)
 	case t.Debit == "" || t.Credit == "":
 		return fmt.Errorf("prepare %x: %w", t.ID, errEmptyPeer)
 	case t.Debit == t.Credit:

@@ -5,6 +5,8 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"time"
 )
 
@@ -29,7 +31,16 @@ var ErrTransferFailed = errors.New("ledger: transfer id already refused once; re
 // (accounts, amount or timeout): an id names one transfer, so this is a bug in the caller, not a retry.
 var ErrTransferConflict = errors.New("ledger: transfer id already used with different fields")
 
+// ErrAmountOverflow is returned when a transfer would take an account's totals past what they can hold, and by
+// Balance when they are past what a Balance can report. Nothing wraps around: the pipeline refuses the packet.
+var ErrAmountOverflow = errors.New("ledger: amount would overflow the account's totals")
+
+// ErrReservedIDBits is returned by Prepare for an id with its two lowest bits set: they are kept for the ids of
+// the transfer's post and void. Ids from NewTransferID never have them set.
+var ErrReservedIDBits = errors.New("ledger: transfer id has its two lowest bits set, which are reserved for its post and void; make ids with NewTransferID")
+
 // TransferID identifies a transfer; the same id given twice means the same transfer (idempotent retries).
+// NewTransferID makes them; see ids.go for the layout.
 type TransferID [16]byte
 
 // Transfer moves Amount from the account of peer Debit to the account of peer Credit.
@@ -51,19 +62,33 @@ type Balance struct {
 	CreditLimit    uint64
 }
 
-// Net is credits posted minus debits posted: positive when the connector owes the peer.
-func (b Balance) Net() int64 { return int64(b.CreditsPosted) - int64(b.DebitsPosted) }
+// Net is credits posted minus debits posted: positive when the connector owes the peer. A difference beyond
+// what an int64 holds is ErrAmountOverflow, not a wrapped number.
+func (b Balance) Net() (int64, error) {
+	if b.CreditsPosted >= b.DebitsPosted {
+		if d := b.CreditsPosted - b.DebitsPosted; d <= math.MaxInt64 {
+			return int64(d), nil
+		}
+	} else if d := b.DebitsPosted - b.CreditsPosted; d <= 1<<63 {
+		return int64(-d), nil // two's complement: int64(-d) is −d for every d up to 2^63
+	}
+	return 0, fmt.Errorf("net of credits %d and debits %d: %w", b.CreditsPosted, b.DebitsPosted, ErrAmountOverflow)
+}
 
 // Ledger is what the packet pipeline needs from a ledger. Every method waits at most until ctx is done.
 type Ledger interface {
+	// NewTransferID returns a fresh transfer id. Ids from one ledger strictly increase (TigerBeetle stores
+	// increasing ids much faster than random ones) and leave room for the ids of their post and void.
+	NewTransferID() TransferID
 	// EnsureAccount creates the peer's account if it does not exist; an existing account is success.
 	// creditLimit bounds how far the peer's debits (pending + posted) may exceed its credits.
 	EnsureAccount(ctx context.Context, peer string, creditLimit uint64) error
 	// Prepare records a pending transfer. Re-preparing the same id with the same fields is success.
 	Prepare(ctx context.Context, t Transfer) error
-	// Post completes a pending transfer for its full amount (ILP Fulfill).
+	// Post completes a pending transfer for its full amount (ILP Fulfill). Posting it again is success, so a
+	// Post whose outcome is unknown (Retryable) is repeated with the same id: see RetryPost.
 	Post(ctx context.Context, id TransferID) error
-	// Void cancels a pending transfer (ILP Reject or expiry).
+	// Void cancels a pending transfer (ILP Reject or expiry). Voiding it again is success: see RetryVoid.
 	Void(ctx context.Context, id TransferID) error
 	// Balance reports a peer's account.
 	Balance(ctx context.Context, peer string) (Balance, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 // transfers that expire after their timeout, and a credit limit checked against posted credits. Everything is
 // lost when the process exits: it is for tests and for LEDGER=memory in development.
 type Memory struct {
+	ids     idSource
 	now     func() time.Time
 	metrics *metrics.Metrics
 
@@ -75,6 +77,9 @@ func NewMemory(opts ...MemoryOption) *Memory {
 	return m
 }
 
+// NewTransferID returns a time-ordered id, greater than every id this ledger returned before.
+func (m *Memory) NewTransferID() TransferID { return m.ids.next(m.now()) }
+
 // EnsureAccount creates the peer's account with creditLimit; an existing account keeps its first limit.
 func (m *Memory) EnsureAccount(ctx context.Context, peer string, creditLimit uint64) (err error) {
 	defer observe(m.metrics, opEnsureAccount, time.Now(), &err)
@@ -124,8 +129,15 @@ func (m *Memory) Prepare(ctx context.Context, t Transfer) (err error) {
 		return fmt.Errorf("prepare %x: credit peer %q: %w", t.ID, t.Credit, ErrUnknownAccount)
 	}
 	m.expireLocked()
+	// As TigerBeetle refuses overflows_debits and overflows_credits, at the width of a Balance.
+	debits, over1 := add64(dr.debitsPending, dr.debitsPosted, t.Amount)
+	_, over2 := add64(cr.creditsPending, cr.creditsPosted, t.Amount)
+	if over1 || over2 {
+		m.refused[t.ID] = true
+		return fmt.Errorf("prepare %x of %d from peer %q to %q: %w", t.ID, t.Amount, t.Debit, t.Credit, ErrAmountOverflow)
+	}
 	// TigerBeetle's debits_must_not_exceed_credits counts pending debits but only posted credits.
-	if dr.debitsPending+dr.debitsPosted+t.Amount > dr.creditsPosted+dr.limit {
+	if room, over := add64(dr.creditsPosted, dr.limit, 0); !over && debits > room {
 		m.refused[t.ID] = true
 		return fmt.Errorf("prepare %x: peer %q: %w", t.ID, t.Debit, ErrInsufficientLiquidity)
 	}
@@ -158,6 +170,9 @@ func (m *Memory) Void(ctx context.Context, id TransferID) (err error) {
 func (m *Memory) finish(ctx context.Context, op string, id TransferID, to transferState) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if !pendingKind(id) {
+		return fmt.Errorf("%s %x: %w (it has the bits of a post or void id set)", op, id, ErrUnknownTransfer)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -231,4 +246,11 @@ func (m *Memory) expireLocked() {
 		t.state = stateExpired
 		delete(m.pending, id)
 	}
+}
+
+// add64 returns a+b+c and whether the sum passed 2^64-1.
+func add64(a, b, c uint64) (uint64, bool) {
+	s, c1 := bits.Add64(a, b, 0)
+	s, c2 := bits.Add64(s, c, 0)
+	return s, c1+c2 != 0
 }

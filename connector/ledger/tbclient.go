@@ -233,10 +233,13 @@ func call[T any](ctx context.Context, c *tbConn, op string, fn func(tb.Client) (
 	var zero T
 	g, err := c.get(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return zero, fmt.Errorf("tigerbeetle %s: waiting for a client: %w", op, err)
+		case errors.Is(err, errLedgerClosed):
+			return zero, fmt.Errorf("tigerbeetle %s: %w", op, err)
 		}
-		return zero, fmt.Errorf("tigerbeetle %s: %w", op, err)
+		return zero, unanswered{fmt.Errorf("tigerbeetle %s: %w", op, err)}
 	}
 	type result struct {
 		v   T
@@ -280,10 +283,10 @@ func (c *tbConn) clientError(g *tbGen, op string, err error) error {
 	switch {
 	case errors.Is(err, tb.ErrClientEvicted), errors.Is(err, tb.ErrClientReleaseTooLow), errors.Is(err, tb.ErrClientReleaseTooHigh):
 		c.discard(g, "session evicted: "+err.Error())
-		return fmt.Errorf("tigerbeetle %s at %s: %w: %w", op, c.configured(), errNoAnswer, err)
+		return unanswered{fmt.Errorf("tigerbeetle %s at %s: %w: %w", op, c.configured(), errNoAnswer, err)}
 	case errors.Is(err, tb.ErrClientClosed) && g.discarded.Load():
-		return fmt.Errorf("tigerbeetle %s at %s: %w: the cluster sent nothing for %s and the client was rebuilt (is TigerBeetle up, and is TIGERBEETLE_CLUSTER_ID its cluster?)",
-			op, c.configured(), errNoAnswer, c.stale)
+		return unanswered{fmt.Errorf("tigerbeetle %s at %s: %w: the cluster sent nothing for %s and the client was rebuilt (is TigerBeetle up, and is TIGERBEETLE_CLUSTER_ID its cluster?)",
+			op, c.configured(), errNoAnswer, c.stale)}
 	case errors.Is(err, tb.ErrClientClosed):
 		return fmt.Errorf("tigerbeetle %s: %w", op, errLedgerClosed)
 	}

@@ -57,6 +57,25 @@ func (h *logRecorder) count(msg string, gen uint64) int {
 	return n
 }
 
+// countError returns how many ERROR records carry attribute key=value.
+func (h *logRecorder) countError(key, value string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.recs {
+		if r.Level != slog.LevelError {
+			continue
+		}
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == key && a.Value.String() == value {
+				n++
+			}
+			return true
+		})
+	}
+	return n
+}
+
 // wait blocks until a record with message msg and generation gen has been logged.
 func (h *logRecorder) wait(t *testing.T, msg string, gen uint64) {
 	t.Helper()

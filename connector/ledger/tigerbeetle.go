@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"math/bits"
 	"net"
 	"net/netip"
 	"strconv"
@@ -52,6 +53,7 @@ type Options struct {
 
 // TigerBeetle is a Ledger kept in a TigerBeetle cluster.
 type TigerBeetle struct {
+	ids     idSource
 	conn    *tbConn
 	timeout time.Duration
 	metrics *metrics.Metrics
@@ -60,9 +62,9 @@ type TigerBeetle struct {
 // NewTigerBeetle checks opts and connects to the cluster. An unreachable or unresolvable cluster is not an error
 // here — the connector must start and report it through Ping and /health/ready — but a malformed option is.
 func NewTigerBeetle(ctx context.Context, opts Options) (*TigerBeetle, error) {
-	id, ok := new(big.Int).SetString(opts.ClusterID, 10)
-	if !ok || id.Sign() < 0 || id.BitLen() > 128 {
-		return nil, fmt.Errorf("TigerBeetle cluster id %q is not a decimal number between 0 and 2^128-1; set TIGERBEETLE_CLUSTER_ID", opts.ClusterID)
+	id, err := parseClusterID(opts.ClusterID)
+	if err != nil {
+		return nil, err
 	}
 	host, portText, err := net.SplitHostPort(opts.Address)
 	if err != nil || host == "" {
@@ -94,6 +96,24 @@ func NewTigerBeetle(ctx context.Context, opts Options) (*TigerBeetle, error) {
 	}
 	return l, nil
 }
+
+// parseClusterID accepts exactly what `tigerbeetle format --cluster` accepts: 0, or a decimal number without
+// sign or leading zero, up to 2^128-1.
+func parseClusterID(s string) (*big.Int, error) {
+	valid := s == "0" || s != "" && s[0] >= '1' && s[0] <= '9'
+	for i := 0; valid && i < len(s); i++ {
+		valid = s[i] >= '0' && s[i] <= '9'
+	}
+	id, ok := new(big.Int).SetString(s, 10)
+	if !valid || !ok || id.BitLen() > 128 {
+		return nil, fmt.Errorf("TigerBeetle cluster id %q is not 0 or a decimal number without sign or leading zero up to 2^128-1, "+
+			"as tigerbeetle format takes it; set TIGERBEETLE_CLUSTER_ID to the --cluster the data file was formatted with", s)
+	}
+	return id, nil
+}
+
+// NewTransferID returns a time-ordered id, greater than every id this ledger returned before.
+func (l *TigerBeetle) NewTransferID() TransferID { return l.ids.next(time.Now()) }
 
 // EnsureAccount creates the operator account, the peer's account and its credit line; what exists is success.
 // An existing account keeps the credit limit it was created with.
@@ -169,6 +189,10 @@ func (l *TigerBeetle) Prepare(ctx context.Context, t Transfer) (err error) {
 		return nil
 	case tb.TransferExceedsCredits:
 		return fmt.Errorf("prepare %x: peer %q: %w", t.ID, t.Debit, ErrInsufficientLiquidity)
+	case tb.TransferOverflowsDebitsPending, tb.TransferOverflowsDebitsPosted, tb.TransferOverflowsDebits:
+		return fmt.Errorf("prepare %x of %d: debit peer %q: %w (TigerBeetle: %s)", t.ID, t.Amount, t.Debit, ErrAmountOverflow, status)
+	case tb.TransferOverflowsCreditsPending, tb.TransferOverflowsCreditsPosted, tb.TransferOverflowsCredits:
+		return fmt.Errorf("prepare %x of %d: credit peer %q: %w (TigerBeetle: %s)", t.ID, t.Amount, t.Credit, ErrAmountOverflow, status)
 	case tb.TransferIDAlreadyFailed:
 		return fmt.Errorf("prepare %x: %w", t.ID, ErrTransferFailed)
 	case tb.TransferDebitAccountNotFound:
@@ -200,8 +224,11 @@ func (l *TigerBeetle) Void(ctx context.Context, id TransferID) (err error) {
 
 func (l *TigerBeetle) finish(ctx context.Context, op string, t tb.Transfer) error {
 	pending := t.PendingID.Bytes()
-	if TransferID(pending).isZero() {
+	switch {
+	case TransferID(pending).isZero():
 		return fmt.Errorf("ledger: %s: transfer id is zero", op)
+	case !pendingKind(pending):
+		return fmt.Errorf("%s %x: %w (it has the bits of a post or void id set)", op, pending, ErrUnknownTransfer)
 	}
 	status, err := l.createTransfer(ctx, op, t)
 	if err != nil {
@@ -245,21 +272,26 @@ func (l *TigerBeetle) Balance(ctx context.Context, peer string) (b Balance, err 
 		return Balance{}, fmt.Errorf("balance of peer %q: %w", peer, ErrUnknownAccount)
 	}
 	a := found[0]
-	b = Balance{DebitsPending: low64(a.DebitsPending), DebitsPosted: low64(a.DebitsPosted),
-		CreditsPending: low64(a.CreditsPending), CreditLimit: a.UserData64}
-	credits := low64(a.CreditsPosted)
-	if credits < b.CreditLimit {
+	// credits_posted holds the credit line too: take it out before asking whether the rest fits in 64 bits.
+	lo, hi := a.CreditsPosted.Uint64()
+	lo, borrow := bits.Sub64(lo, a.UserData64, 0)
+	if hi < borrow {
 		// EnsureAccount was interrupted between the account and its credit line.
 		return Balance{}, fmt.Errorf("balance of peer %q: the account has no credit line yet; call EnsureAccount again", peer)
 	}
-	b.CreditsPosted = credits - b.CreditLimit
+	b = Balance{CreditLimit: a.UserData64, CreditsPosted: lo}
+	fits := hi-borrow == 0
+	for _, f := range []struct {
+		v   tb.Uint128
+		dst *uint64
+	}{{a.DebitsPending, &b.DebitsPending}, {a.DebitsPosted, &b.DebitsPosted}, {a.CreditsPending, &b.CreditsPending}} {
+		lo, hi := f.v.Uint64()
+		*f.dst, fits = lo, fits && hi == 0
+	}
+	if !fits {
+		return Balance{}, fmt.Errorf("balance of peer %q: a total is past 2^64-1: %w", peer, ErrAmountOverflow)
+	}
 	return b, nil
-}
-
-// low64 takes the low 64 bits; the connector never moves more than a uint64 in total per account.
-func low64(v tb.Uint128) uint64 {
-	lo, _ := v.Uint64()
-	return lo
 }
 
 // Ping looks up the operator account: a real round trip to the cluster (Nop is answered by the client itself).

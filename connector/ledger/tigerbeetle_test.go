@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -146,6 +147,12 @@ func TestNewTigerBeetleRefusesMalformedOptions(t *testing.T) {
 		{"cluster id not a number", ledger.Options{ClusterID: "abc", Address: "127.0.0.1:3000"}, "TIGERBEETLE_CLUSTER_ID"},
 		{"cluster id beyond 128 bits", ledger.Options{ClusterID: "340282366920938463463374607431768211456", Address: "127.0.0.1:3000"}, "TIGERBEETLE_CLUSTER_ID"},
 		{"negative cluster id", ledger.Options{ClusterID: "-1", Address: "127.0.0.1:3000"}, "TIGERBEETLE_CLUSTER_ID"},
+		// tigerbeetle format refuses these ("leading zero disallowed", a sign): a data file cannot have them.
+		{"cluster id with a leading zero", ledger.Options{ClusterID: "007", Address: "127.0.0.1:3000"}, "without sign or leading zero"},
+		{"cluster id with a plus sign", ledger.Options{ClusterID: "+7", Address: "127.0.0.1:3000"}, "without sign or leading zero"},
+		{"cluster id 00", ledger.Options{ClusterID: "00", Address: "127.0.0.1:3000"}, "TIGERBEETLE_CLUSTER_ID"},
+		{"empty cluster id", ledger.Options{ClusterID: "", Address: "127.0.0.1:3000"}, "TIGERBEETLE_CLUSTER_ID"},
+		{"cluster id with spaces", ledger.Options{ClusterID: " 7", Address: "127.0.0.1:3000"}, "TIGERBEETLE_CLUSTER_ID"},
 		{"address without port", ledger.Options{ClusterID: "1", Address: "tigerbeetle"}, "TIGERBEETLE_ADDRESS"},
 		{"port out of range", ledger.Options{ClusterID: "1", Address: "tigerbeetle:70000"}, "TIGERBEETLE_ADDRESS"},
 	}
@@ -161,4 +168,64 @@ func TestNewTigerBeetleRefusesMalformedOptions(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNewTigerBeetleAcceptsTheClusterIDsTigerBeetleAccepts(t *testing.T) {
+	srv := newStandinSilentServer(t)
+	for _, id := range []string{"0", "7", "340282366920938463463374607431768211455"} {
+		l, err := ledger.NewTigerBeetle(context.Background(), ledger.Options{ClusterID: id, Address: "127.0.0.1:" + srv.port()})
+		if err != nil {
+			t.Fatalf("cluster id %s refused: %v", id, err)
+		}
+		must(t, l.Close())
+	}
+}
+
+// A post against a cluster that never answers is repeated with the same id until its bound, then given up:
+// counted, and logged at ERROR with the transfer id, since the books then miss a posting.
+func TestTigerBeetlePostRetriedUntilTheTransferExpiresThenGivenUp(t *testing.T) {
+	srv := newStandinSilentServer(t)
+	rec := newLogRecorder()
+	m := metrics.New("test", "test", "go")
+	l, err := ledger.NewTigerBeetle(context.Background(), ledger.Options{ClusterID: "0", Address: "127.0.0.1:" + srv.port(),
+		CallTimeout: 200 * time.Millisecond, Logger: slog.New(rec)})
+	must(t, err)
+	defer l.Close()
+	id := l.NewTransferID()
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	err = ledger.RetryPost(ctx, l, id, m, slog.New(rec))
+	if !ledger.Retryable(err) || !strings.Contains(err.Error(), "gave up") {
+		t.Fatalf("RetryPost against a silent cluster = %v; want a retryable error saying it gave up", err)
+	}
+	if n := counter(t, m, "m2m_ledger_retries_total", "post"); n < 2 {
+		t.Errorf("m2m_ledger_retries_total{operation=post} = %g; want at least 2 attempts in 1.5 s with a 200 ms call timeout", n)
+	}
+	if n := counter(t, m, "m2m_ledger_give_ups_total", "post"); n != 1 {
+		t.Errorf("m2m_ledger_give_ups_total{operation=post} = %g, want 1", n)
+	}
+	if n := rec.countError("transfer", fmt.Sprintf("%x", id)); n != 1 {
+		t.Errorf("%d ERROR records name transfer %x; want one", n, id)
+	}
+}
+
+// counter reads a counter{operation=op} from the registry, as a scrape would.
+func counter(t *testing.T, m *metrics.Metrics, name, op string) float64 {
+	t.Helper()
+	families, err := m.Registry.Gather()
+	must(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "operation" && l.GetValue() == op {
+					return s.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no series %s{operation=%q}", name, op)
+	return 0
 }

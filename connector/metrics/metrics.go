@@ -29,6 +29,12 @@ type Metrics struct {
 	DependencyLatency *prometheus.HistogramVec
 	// LedgerOps observes seconds per ledger operation (ensure_account|prepare|post|void|balance|ping), by outcome (ok|error|timeout).
 	LedgerOps *prometheus.HistogramVec
+	// LedgerRetries counts post and void attempts repeated with the same id after an attempt got no answer, by
+	// operation (post|void).
+	LedgerRetries *prometheus.CounterVec
+	// LedgerGiveUps counts posts and voids abandoned at their pending transfer's expiry without an answer, by
+	// operation (post|void). A post given up is a payment the books miss.
+	LedgerGiveUps *prometheus.CounterVec
 	// Ready is 1 while /health/ready answers 200.
 	Ready prometheus.Gauge
 	// BuildInfo is always 1, labelled with version, commit and go version.
@@ -64,6 +70,12 @@ func New(version, commit, goVersion string) *Metrics {
 			Help:    "Duration of ledger operations, by operation and outcome.",
 			Buckets: []float64{.0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .5, 1, 5},
 		}, []string{"operation", "outcome"}),
+		LedgerRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "m2m_ledger_retries_total", Help: "Ledger post and void attempts repeated with the same id after one got no answer.",
+		}, []string{"operation"}),
+		LedgerGiveUps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "m2m_ledger_give_ups_total", Help: "Ledger posts and voids abandoned at the pending transfer's expiry without an answer.",
+		}, []string{"operation"}),
 		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "m2m_ready", Help: "1 while the connector is ready (/health/ready answers 200).",
 		}),
@@ -71,13 +83,17 @@ func New(version, commit, goVersion string) *Metrics {
 			Name: "m2m_build_info", Help: "Always 1; labelled with the build's version, commit and Go version.",
 		}, []string{"version", "commit", "goversion"}),
 	}
-	reg.MustRegister(m.Packets, m.PacketDuration, m.Peers, m.DependencyUp, m.DependencyLatency, m.LedgerOps, m.Ready, m.BuildInfo)
+	reg.MustRegister(m.Packets, m.PacketDuration, m.Peers, m.DependencyUp, m.DependencyLatency, m.LedgerOps, m.LedgerRetries, m.LedgerGiveUps, m.Ready, m.BuildInfo)
 	m.BuildInfo.WithLabelValues(version, commit, goVersion).Set(1)
 	// Series that exist from the start at 0: a rate over a series born at its first packet sees no increase
 	// for that packet, and dashboards show "no data" instead of 0 on a quiet node.
 	m.Packets.WithLabelValues(ResultFulfilled, "")
 	for _, r := range []string{ResultFulfilled, ResultRejected} {
 		m.PacketDuration.WithLabelValues(r)
+	}
+	for _, op := range []string{"post", "void"} {
+		m.LedgerRetries.WithLabelValues(op)
+		m.LedgerGiveUps.WithLabelValues(op)
 	}
 	return m
 }

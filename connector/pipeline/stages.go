@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/m2mnet/m2m/connector/btp"
 	"github.com/m2mnet/m2m/connector/ilp"
 	"github.com/m2mnet/m2m/connector/ledger"
+	"github.com/m2mnet/m2m/connector/metrics"
 	"github.com/m2mnet/m2m/connector/routing"
 )
 
@@ -96,7 +98,7 @@ func (p *Pipeline) holdBalance(ctx context.Context, pk *packet) *ilp.Reject {
 		return nil
 	}
 	pk.transfer = ledger.Transfer{
-		ID:      newTransferID(p.idPrefix, p.seq.Add(1)),
+		ID:      p.ledger.NewTransferID(),
 		Debit:   pk.from,
 		Credit:  pk.hop.ID,
 		Amount:  pk.prepare.Amount,
@@ -108,6 +110,10 @@ func (p *Pipeline) holdBalance(ctx context.Context, pk *packet) *ilp.Reject {
 		return nil
 	case errors.Is(err, ledger.ErrInsufficientLiquidity):
 		return rejectf(ilp.T04InsufficientLiquidity, "peer %s is past its credit limit", pk.from)
+	case errors.Is(err, ledger.ErrAmountOverflow):
+		p.log.Error("ledger prepare refused: totals would overflow", "from", pk.from, "to", pk.hop.ID, "amount", pk.transfer.Amount, "err", err)
+		pk.transfer = ledger.Transfer{}
+		return rejectf(ilp.T00InternalError, "the ledger cannot hold amount %d for this account: its totals would overflow", pk.prepare.Amount)
 	default:
 		p.log.Error("ledger prepare failed", "from", pk.from, "to", pk.hop.ID, "err", err)
 		pk.transfer = ledger.Transfer{}
@@ -162,8 +168,10 @@ func (p *Pipeline) checkFulfillment(pk *packet, resp []byte) (ilp.Code, *ilp.Rej
 	return "", rejectf(ilp.T00InternalError, "next hop %s answered with an invalid packet", pk.hop.ID)
 }
 
-// settle posts the pending transfer on a valid Fulfill and voids it otherwise. The answer is already decided:
-// a failure here is logged, and the ledger's own timeout voids a transfer left pending.
+// settle posts the pending transfer on a valid Fulfill and voids it otherwise. The answer is already decided.
+// An attempt that got no answer may or may not have been applied, so it is repeated with the same id (the
+// ledger answers "exists" to a repeat) in the background, until the pending transfer's own expiry, without
+// holding the answer back: a Fulfill must reach the sender before its expiry.
 func (p *Pipeline) settle(ctx context.Context, pk *packet, fulfilled bool) {
 	if pk.transfer.Amount == 0 {
 		return
@@ -175,15 +183,30 @@ func (p *Pipeline) settle(ctx context.Context, pk *packet, fulfilled bool) {
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), p.cfg.LedgerTimeout)
 		defer cancel()
 	}
-	op, err := "post", error(nil)
+	op, retry, err := "post", ledger.RetryPost, error(nil)
 	if fulfilled {
 		err = p.ledger.Post(ctx, pk.transfer.ID)
 	} else {
-		op, err = "void", p.ledger.Void(ctx, pk.transfer.ID)
+		op, retry, err = "void", ledger.RetryVoid, p.ledger.Void(ctx, pk.transfer.ID)
 	}
-	if err != nil {
-		p.log.Error("ledger "+op+" failed", "from", pk.from, "to", pk.hop.ID, "amount", pk.transfer.Amount, "err", err)
+	switch {
+	case err == nil:
+	case ledger.Retryable(err):
+		p.log.Warn("ledger "+op+" got no answer; retrying until the transfer expires", "transfer", fmt.Sprintf("%x", pk.transfer.ID),
+			"from", pk.from, "to", pk.hop.ID, "amount", pk.transfer.Amount, "err", err)
+		go p.retryUntil(retry, pk.transfer.ID, pk.transfer.Expires(pk.received))
+	default:
+		p.log.Error("ledger "+op+" failed", "transfer", fmt.Sprintf("%x", pk.transfer.ID), "from", pk.from, "to", pk.hop.ID,
+			"amount", pk.transfer.Amount, "err", err)
 	}
+}
+
+// retryUntil repeats a post or void until the ledger answers or expires passes; the ledger counts and logs it.
+func (p *Pipeline) retryUntil(retry func(context.Context, ledger.Ledger, ledger.TransferID, *metrics.Metrics, *slog.Logger) error,
+	id ledger.TransferID, expires time.Time) {
+	ctx, cancel := context.WithDeadline(context.Background(), expires)
+	defer cancel()
+	_ = retry(ctx, p.ledger, id, p.metrics, p.log)
 }
 
 // peerProtocol answers peer.* packets here; they are never forwarded. peer.config (ILDCP) tells a child its
