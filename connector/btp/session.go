@@ -1,6 +1,7 @@
 package btp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -93,6 +94,9 @@ type Session struct {
 	outSem chan struct{}
 	inWG   sync.WaitGroup
 	done   chan struct{}
+	jobs   chan job      // to idle workers; unbuffered, so a send succeeds only when one is waiting
+	retire chan struct{} // to idle workers: exit
+	idle   atomic.Int32
 
 	mu      sync.Mutex
 	pending map[uint32]chan reply
@@ -121,6 +125,8 @@ func newSession(conn *websocket.Conn, peerID string, cfg SessionConfig, firstID 
 		inSem:   make(chan struct{}, cfg.Limits.MaxInFlight),
 		outSem:  make(chan struct{}, cfg.Limits.MaxInFlight),
 		done:    make(chan struct{}),
+		jobs:    make(chan job),
+		retire:  make(chan struct{}),
 		pending: make(map[uint32]chan reply),
 	}
 	s.nextID.Store(firstID)
@@ -233,9 +239,14 @@ func (s *Session) write(b []byte) error {
 
 func (s *Session) readLoop() {
 	var p Packet
+	bp := msgPool.Get().(*[]byte)
 	for {
-		typ, data, err := s.conn.Read(context.Background()) // no ctx: it would cost a timer per message; fail closes the conn instead
+		typ, r, err := s.conn.Reader(context.Background()) // no ctx: it would cost a timer per message; fail closes the conn instead
+		if err == nil {
+			*bp, err = readMessage(r, *bp)
+		}
 		if err != nil {
+			msgPool.Put(bp)
 			s.fail(fmt.Errorf("read from peer %s: %w", s.peerID, err))
 			return
 		}
@@ -244,13 +255,15 @@ func (s *Session) readLoop() {
 			continue
 		}
 		// Unparseable or unexpected packets are dropped unanswered: answering could start a feedback loop.
-		if err := p.Decode(data); err != nil {
+		if err := p.Decode(*bp); err != nil {
 			s.log.Debug("dropping an undecodable BTP packet", "err", err)
 			continue
 		}
 		switch p.Type {
 		case TypeMessage:
-			s.onMessage(&p)
+			if s.onMessage(&p, bp) { // a worker has the buffer now
+				bp = msgPool.Get().(*[]byte)
+			}
 		case TypeResponse, TypeError:
 			s.onReply(&p)
 		default:
@@ -259,17 +272,18 @@ func (s *Session) readLoop() {
 	}
 }
 
-func (s *Session) onMessage(p *Packet) {
+// onMessage answers a Message's Prepare, and reports whether a worker took buf (which the Prepare aliases).
+func (s *Session) onMessage(p *Packet, buf *[]byte) bool {
 	prepare, ok := p.Entry("ilp")
 	if !ok {
 		s.log.Debug("ignoring a BTP Message without an ilp entry", "request_id", p.RequestID)
-		return
+		return false
 	}
 	select {
 	case s.inSem <- struct{}{}:
 	default:
 		_ = s.writeILP(TypeResponse, p.RequestID, s.busy)
-		return
+		return false
 	}
 	// The lock orders Add before Shutdown's Wait, as sync.WaitGroup requires.
 	s.mu.Lock()
@@ -277,15 +291,12 @@ func (s *Session) onMessage(p *Packet) {
 		s.mu.Unlock()
 		<-s.inSem
 		_ = s.writeILP(TypeResponse, p.RequestID, s.busy)
-		return
+		return false
 	}
 	s.inWG.Add(1)
 	s.mu.Unlock()
-	go func(id uint32, prepare []byte) {
-		defer s.inWG.Done()
-		defer func() { <-s.inSem }()
-		_ = s.writeILP(TypeResponse, id, s.cfg.Handler.HandlePrepare(s.ctx, s.peerID, prepare))
-	}(p.RequestID, prepare.Data)
+	s.dispatch(job{id: p.RequestID, prepare: prepare.Data, buf: buf})
+	return true
 }
 
 func (s *Session) onReply(p *Packet) {
@@ -293,7 +304,7 @@ func (s *Session) onReply(p *Packet) {
 	if p.Type == TypeError {
 		r.err = fmt.Errorf("btp: peer %s answered with Error %s %s", s.peerID, p.Error.Code, p.Error.Name)
 	} else if d, ok := p.Entry("ilp"); ok {
-		r.ilp = d.Data
+		r.ilp = d.Data // aliases the read buffer: copied below, once it is known to be awaited
 	} else {
 		r.err = fmt.Errorf("btp: peer %s answered without an ilp entry", s.peerID)
 	}
@@ -304,6 +315,7 @@ func (s *Session) onReply(p *Packet) {
 		s.log.Debug("ignoring a BTP reply to no request in flight", "request_id", p.RequestID)
 		return
 	}
+	r.ilp = bytes.Clone(r.ilp)
 	select {
 	case ch <- r:
 	default: // a duplicate reply; the first one counts
@@ -318,6 +330,7 @@ func (s *Session) keepAlive() {
 		case <-s.done:
 			return
 		case <-t.C:
+			s.retireIdle()
 			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Limits.KeepAlive)
 			err := s.conn.Ping(ctx)
 			cancel()

@@ -63,14 +63,33 @@ func (j *Reject) AppendBinary(b []byte) ([]byte, error) {
 	return appendVarOctets(b, j.Data), nil
 }
 
-// MarshalBinary encodes p.
-func (p *Prepare) MarshalBinary() ([]byte, error) { return p.AppendBinary(nil) }
+// MarshalBinary encodes p into one allocation of the right size.
+func (p *Prepare) MarshalBinary() ([]byte, error) {
+	n := 8 + timestampLen + 32 + varSize(len(p.Destination)) + varSize(len(p.Data))
+	return orNil(p.AppendBinary(make([]byte, 0, varSize(n)+1)))
+}
 
-// MarshalBinary encodes f.
-func (f *Fulfill) MarshalBinary() ([]byte, error) { return f.AppendBinary(nil) }
+// MarshalBinary encodes f into one allocation of the right size.
+func (f *Fulfill) MarshalBinary() ([]byte, error) {
+	return orNil(f.AppendBinary(make([]byte, 0, varSize(32+varSize(len(f.Data)))+1)))
+}
 
-// MarshalBinary encodes j.
-func (j *Reject) MarshalBinary() ([]byte, error) { return j.AppendBinary(nil) }
+// MarshalBinary encodes j into one allocation of the right size.
+func (j *Reject) MarshalBinary() ([]byte, error) {
+	n := 3 + varSize(len(j.TriggeredBy)) + varSize(len(j.Message)) + varSize(len(j.Data))
+	return orNil(j.AppendBinary(make([]byte, 0, varSize(n)+1)))
+}
+
+// orNil keeps MarshalBinary's answer on failure nil, as it was before it preallocated.
+func orNil(b []byte, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// varSize is the size of an octet string of n bytes with its length prefix.
+func varSize(n int) int { return LengthSize(n) + n }
 
 // AppendWithExpiry appends a copy of the encoded Prepare raw with its expiry replaced by t. A connector must
 // forward condition, destination and data untouched, so it patches the 17 timestamp bytes instead of

@@ -67,10 +67,11 @@ type Pipeline struct {
 	fulfilledTime  prometheus.Observer
 	rejectedTime   prometheus.Observer
 
-	limiters sync.Map // peer id → *bucket
-	idPrefix [8]byte
-	seq      atomic.Uint64
-	now      func() time.Time
+	limiters  sync.Map // peer id → *bucket
+	deadlines deadlines
+	idPrefix  [8]byte
+	seq       atomic.Uint64
+	now       func() time.Time
 }
 
 // New assembles a pipeline.
@@ -156,8 +157,9 @@ func (p *Pipeline) process(ctx context.Context, pk *packet) ([]byte, ilp.Code) {
 func (p *Pipeline) deliver(ctx context.Context, pk *packet) ([]byte, ilp.Code) {
 	// One deadline, the outgoing expiry, bounds the ledger hold, the wait for the next hop and, when it leaves
 	// time enough, the post or void. It does not end with the sender's session: booking must complete anyway.
-	hopCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), pk.outExp)
-	defer cancel()
+	h := p.deadlines.acquire(ctx, pk.outExp, p.cfg.Tracer == nil)
+	defer h.release()
+	hopCtx := h.ctx
 	if j := p.holdBalance(hopCtx, pk); j != nil {
 		return p.reject(pk, j)
 	}

@@ -1,0 +1,113 @@
+package btp
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/m2mnet/m2m/connector/ilp"
+)
+
+// TestAnswerStaysIntactWhileTheSessionReadsOn: the messages are read into reused buffers, so an answer the
+// caller keeps must be its own copy.
+func TestAnswerStaysIntactWhileTheSessionReadsOn(t *testing.T) {
+	_, url := startServer(t, ServerConfig{
+		Authenticate: tokenAuth(map[string]string{"t": "alice"}),
+		Session:      SessionConfig{Handler: echoHandler},
+	})
+	cli, err := Dial(t.Context(), DialConfig{URL: url, Token: "t", PeerID: "server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	first, err := cli.SendPrepare(t.Context(), prepareTo(t, "test.first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := string(first)
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			if _, err := cli.SendPrepare(t.Context(), prepareTo(t, fmt.Sprintf("test.other.n%03d", i))); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if string(first) != want {
+		t.Fatalf("the first answer changed under the caller: %q, was %q", first, want)
+	}
+	if f, err := ilp.DecodeFulfill(first); err != nil || string(f.Data) != "alice:test.first" {
+		t.Fatalf("first answer %q, %v; want a Fulfill with data alice:test.first", f.Data, err)
+	}
+}
+
+// TestWorkersAreReusedThenRetired: the Prepares of a burst are handled at once by as many workers, which
+// then wait for more; retireIdle (on every keepalive tick) lets them go, and a later Prepare still gets
+// its answer.
+func TestWorkersAreReusedThenRetired(t *testing.T) {
+	const burst = 8
+	arrived, release := make(chan struct{}, burst), make(chan struct{})
+	blocking := HandlerFunc(func(ctx context.Context, peer string, prepare []byte) []byte {
+		arrived <- struct{}{}
+		<-release
+		return echoHandler(ctx, peer, prepare)
+	})
+	serverSide := make(chan *Session, 1)
+	_, url := startServer(t, ServerConfig{
+		Authenticate: tokenAuth(map[string]string{"t": "alice"}),
+		OnSession:    func(s *Session) { serverSide <- s },
+		Session:      SessionConfig{Handler: blocking},
+	})
+	cli, err := Dial(t.Context(), DialConfig{URL: url, Token: "t", PeerID: "server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	srv := <-serverSide
+
+	var wg sync.WaitGroup
+	for range burst {
+		wg.Go(func() {
+			if _, err := cli.SendPrepare(t.Context(), prepareTo(t, "test.burst")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for range burst { // all of them are being handled at the same time: one worker each
+		<-arrived
+	}
+	close(release)
+	wg.Wait()
+	waitFor(t, func() bool { return srv.idle.Load() == burst }, "every worker of the burst waits for more work")
+
+	// The next packet goes to one of the idle workers rather than to a new one.
+	if _, err := cli.SendPrepare(t.Context(), prepareTo(t, "test.again")); err != nil {
+		t.Fatal(err)
+	}
+	<-arrived
+	waitFor(t, func() bool { return srv.idle.Load() == burst }, "the worker that answered is idle again, and no other was started")
+
+	for srv.idle.Load() > 0 {
+		before := srv.idle.Load()
+		srv.retireIdle()
+		waitFor(t, func() bool { return srv.idle.Load() < before }, "retireIdle ends idle workers")
+	}
+	if _, err := cli.SendPrepare(t.Context(), prepareTo(t, "test.later")); err != nil {
+		t.Fatalf("a Prepare after every worker retired: %v", err)
+	}
+}
+
+// waitFor polls cond, which the session's own goroutines make true, for at most 10 s.
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
