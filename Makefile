@@ -10,7 +10,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 M2M_COMPOSE_BIN ?= $(wildcard $(HOME)/.cache/m2m/docker-compose-v2)
 export M2M_COMPOSE_BIN
 
-.PHONY: help build test test-unit e2e generate lint fuzz bench-ilp bench-up image-local up
+.PHONY: help build deps test test-unit e2e generate lint fuzz bench-ilp bench-up image-local up
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,9 +27,14 @@ lint: ## gofmt and go vet
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: lint ## everything: unit tests, engine tests (skipped with one line when no engine answers), bounded fuzzing
+deps: ## what the tests need from the distribution (busybox-static, prometheus, gcc): installed when root, else the command to run
+	@./scripts/test-deps.sh
+
+test: deps lint ## everything: unit tests, engine tests (skipped with one line when no engine answers), bounded fuzzing
 	@if [ "$$M2M_REQUIRE_DOCKER" != 1 ] && ! docker info >/dev/null 2>&1; then \
 	  echo "m2m: no Docker engine answers: the engine tests (deployer, test/e2e, the docs' engine commands) are skipped; M2M_REQUIRE_DOCKER=1 makes that a failure"; fi
+	@if [ -z "$$TB_ADDRESSES" ]; then \
+	  echo "m2m: TB_ADDRESSES is not set: the TigerBeetle contract tests (connector/ledger) are skipped; TB_ADDRESSES=ip:port runs them against a real cluster"; fi
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 

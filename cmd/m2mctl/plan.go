@@ -137,6 +137,7 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
+	warnLowMemory(ctx, opts.io.ErrOut, project)
 	d, closeEngine, err := openDeployer(ctx)
 	if err != nil {
 		return err

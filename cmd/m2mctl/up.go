@@ -80,6 +80,7 @@ func upRun(ctx context.Context, opts *upOptions) error {
 	if err != nil {
 		return err
 	}
+	warnLowMemory(ctx, opts.io.ErrOut, project)
 	d, closeEngine, err := openDeployer(ctx)
 	if err != nil {
 		return err
