@@ -21,13 +21,13 @@ func newDiscoveryClient(cfg config.Config, key ed25519.PrivateKey, sink discover
 		Endpoints: cfg.Discovery.Endpoints,
 		Self: discovery.PeerInfo{NodeID: cfg.NodeID, BTPEndpoint: cfg.Discovery.AnnounceAddress, ILPAddress: cfg.ILPAddress,
 			Capabilities: capabilities(cfg), Version: version},
-		Key: key, Sink: sink, Interval: interval, Metrics: m, Logger: log,
+		Key: key, Sink: sink, Interval: interval, MaxPeers: cfg.Discovery.MaxPeers, Metrics: m, Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	log.Info("peer discovery enabled", "registries", len(cfg.Discovery.Endpoints), "announce", cfg.Discovery.AnnounceAddress,
-		"ilpAddress", cfg.ILPAddress, "interval", interval.String())
+		"ilpAddress", cfg.ILPAddress, "interval", interval.String(), "maxPeers", cfg.Discovery.MaxPeers)
 	return c, nil
 }
 

@@ -44,6 +44,7 @@ type Discovery struct {
 	Endpoints       []string
 	AnnounceAddress string
 	Interval        time.Duration
+	MaxPeers        int // PEER_DISCOVERY_MAX_PEERS
 }
 
 // Secret holds key material. It formats and logs as "[redacted]" so that printing a Config is always safe.
@@ -104,6 +105,7 @@ func FromValues(v settings.Values) (Config, error) {
 			Enabled:         v.Bool(settings.PeerDiscoveryEnabled),
 			Endpoints:       v.List(settings.PeerDiscoveryEndpoints),
 			AnnounceAddress: v.String(settings.PeerAnnounceAddress),
+			MaxPeers:        v.Int(settings.PeerDiscoveryMaxPeers),
 		},
 	}
 	if c.ILPAddress == "" {

@@ -39,6 +39,9 @@ type Peer struct {
 	BTPEndpoint string
 	ILPAddress  string
 	PublicKey   ed25519.PublicKey
+	// Inbound is a peer that dialled this node (it chose this node, this node did not choose it): the Sink
+	// adds it without dialling back. A peer this node chose is dialled.
+	Inbound bool
 }
 
 // PeerSink takes the peers discovery finds; the node implements it. AddPeer returns nil once the peer is
@@ -79,8 +82,11 @@ type ClientConfig struct {
 	BackoffMin      time.Duration // wait after the first failed try, doubled per try up to BackoffMax
 	BackoffMax      time.Duration
 	RetryAfter      time.Duration
-	HTTPClient      *http.Client
-	Logger          *slog.Logger
+	// MaxPeers is how many discovered peers this node chooses to connect to (PEER_DISCOVERY_MAX_PEERS;
+	// default DefaultMaxPeers); see connect.go for how they are chosen.
+	MaxPeers   int
+	HTTPClient *http.Client
+	Logger     *slog.Logger
 	// Metrics, when set, gets m2m_peers{state="discovered"} and m2m_dependency_up{dependency="discovery"}.
 	Metrics *metrics.Metrics
 	// Now is the clock. Defaults to time.Now.
@@ -134,6 +140,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	cfg.BackoffMin = orDefault(cfg.BackoffMin, DefaultBackoffMin)
 	cfg.BackoffMax = orDefault(cfg.BackoffMax, DefaultBackoffMax)
 	cfg.RetryAfter = orDefault(cfg.RetryAfter, DefaultRetryAfter)
+	cfg.MaxPeers = orDefault(cfg.MaxPeers, DefaultMaxPeers)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
 	}
@@ -221,6 +228,9 @@ func (c *Client) Authenticator(static identity.KeyLookup, fallback func(ctx cont
 		if errors.Is(err, identity.ErrUnknownNode) && c.refreshAllowed() {
 			c.sync(ctx, false)
 			id, err = identity.VerifyToken(token, self, c.cfg.Now(), keys)
+		}
+		if err == nil {
+			err = c.acceptInbound(ctx, id) // a discovered peer that chose this node
 		}
 		return id, err
 	}

@@ -3,14 +3,20 @@ package discovery
 import (
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 )
 
-// connector hands discovered peers to the Sink: one attempt loop per peer at a time, with exponential
-// backoff, giving up after ConnectAttempts and trying again RetryAfter later.
+// connector hands discovered peers to the Sink. It keeps at most MaxPeers of them chosen (static peers do
+// not count): those sharing most settlement capabilities with this node first, then those it has known
+// longest, then at random, so that the network does not converge on the same few nodes. A chosen peer that
+// leaves the registries, or that cannot be reached after ConnectAttempts (with exponential backoff), gives
+// its place to another; it may be chosen again after RetryAfter. Peers that chose this node and dial in are
+// accepted too (acceptInbound), up to inboundFactor×MaxPeers, and do not take a place.
 type connector struct {
 	cfg ClientConfig
 	log *slog.Logger
@@ -20,11 +26,22 @@ type connector struct {
 	peers map[string]*peerState
 }
 
+// DefaultMaxPeers is how many discovered peers a node chooses to connect to (PEER_DISCOVERY_MAX_PEERS).
+const DefaultMaxPeers = 8
+
+// inboundFactor bounds the discovered peers that may dial in, as a multiple of MaxPeers: with random choices
+// a node is chosen by MaxPeers others on average, rarely by four times as many.
+const inboundFactor = 4
+
 type peerState struct {
 	peer      Peer
-	gen       int  // bumped when the registry entry changes, so a stale attempt's result is dropped
-	connected bool // the Sink accepted the peer
-	added     bool // the Sink accepted it at least once: it must be removed when the peer leaves
+	caps      []string
+	firstSeen time.Time // when this client first saw the peer: its stability
+	chosen    bool      // holds one of the MaxPeers places
+	inbound   bool      // added because it dialled in (acceptInbound), not chosen
+	gen       int       // bumped when the registry entry changes, so a stale attempt's result is dropped
+	connected bool      // the Sink accepted the peer
+	added     bool      // the Sink accepted it at least once: it must be removed when the peer leaves
 	busy      bool
 	retryAt   time.Time
 	downSince time.Time // first tick a PeerChecker reported the accepted peer down
@@ -34,18 +51,12 @@ func newConnector(cfg ClientConfig, log *slog.Logger) *connector {
 	return &connector{cfg: cfg, log: log, peers: map[string]*peerState{}}
 }
 
-// schedule starts an attempt for every peer in view that is neither connected, nor being tried, nor
-// waiting out a give-up; peers no longer in view are forgotten.
+// schedule updates the peers from view, forgets those no longer in it, frees the places of peers given up
+// on, fills the free places and starts an attempt for every chosen peer not connected, not being tried and
+// not waiting out a give-up.
 func (c *connector) schedule(ctx context.Context, view []PeerInfo, keyFor func(string) (ed25519.PublicKey, bool)) {
 	var removed []string
-	defer func() {
-		if r, ok := c.cfg.Sink.(PeerRemover); ok {
-			for _, id := range removed {
-				r.RemovePeer(id)
-				c.log.Info("removed discovered peer that left the registries", "peer", id)
-			}
-		}
-	}()
+	defer func() { c.remove(removed) }()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	checker, _ := c.cfg.Sink.(PeerChecker)
@@ -53,35 +64,164 @@ func (c *connector) schedule(ctx context.Context, view []PeerInfo, keyFor func(s
 	seen := map[string]bool{}
 	for _, info := range view {
 		p, ok := peerFrom(info, keyFor)
-		if !ok {
+		if !ok || c.static(p.NodeID) {
 			continue
 		}
 		seen[p.NodeID] = true
 		st := c.peers[p.NodeID]
 		switch {
 		case st == nil:
-			st = &peerState{peer: p}
+			st = &peerState{peer: p, firstSeen: now}
 			c.peers[p.NodeID] = st
 		case !samePeer(st.peer, p):
 			c.log.Info("discovered peer changed; connecting again", "peer", p.NodeID, "btpEndpoint", p.BTPEndpoint, "ilpAddress", p.ILPAddress)
-			*st = peerState{peer: p, gen: st.gen + 1, busy: st.busy, added: st.added}
+			*st = peerState{peer: p, firstSeen: st.firstSeen, chosen: st.chosen, inbound: st.inbound, gen: st.gen + 1, busy: st.busy, added: st.added}
 		case st.connected && checker != nil:
 			c.checkLink(st, checker, now)
 		}
-		if st.connected || st.busy || now.Before(st.retryAt) || ctx.Err() != nil {
-			continue
-		}
-		st.busy = true
-		gen := st.gen
-		c.wg.Go(func() { c.connect(ctx, st, p, gen) })
+		st.caps = info.Capabilities
 	}
 	for id, st := range c.peers {
-		if !seen[id] {
+		switch {
+		case !seen[id]:
 			delete(c.peers, id)
 			if st.added {
 				removed = append(removed, id)
 			}
+		case st.chosen && !st.busy && !st.connected && now.Before(st.retryAt):
+			st.chosen = false // given up on: its place goes to another
+			if st.added {
+				st.added = false
+				removed = append(removed, id)
+			}
 		}
+	}
+	c.choose(now)
+	for _, st := range c.peers {
+		if !st.chosen || st.connected || st.busy || now.Before(st.retryAt) || ctx.Err() != nil {
+			continue
+		}
+		st.busy = true
+		p, gen := st.peer, st.gen
+		c.wg.Go(func() { c.connect(ctx, st, p, gen) })
+	}
+}
+
+// choose fills the free places; c.mu is held.
+func (c *connector) choose(now time.Time) {
+	free := c.cfg.MaxPeers
+	var candidates []*peerState
+	for _, st := range c.peers {
+		switch {
+		case st.chosen:
+			free--
+		case !st.inbound && !st.busy && !now.Before(st.retryAt):
+			candidates = append(candidates, st)
+		}
+	}
+	if free <= 0 || len(candidates) == 0 {
+		return
+	}
+	rand.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
+	mine := c.cfg.Self.Capabilities
+	slices.SortStableFunc(candidates, func(a, b *peerState) int {
+		if d := shared(mine, b.caps) - shared(mine, a.caps); d != 0 {
+			return d
+		}
+		return a.firstSeen.Compare(b.firstSeen)
+	})
+	for _, st := range candidates[:min(free, len(candidates))] {
+		st.chosen = true
+	}
+}
+
+func shared(a, b []string) int {
+	n := 0
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			n++
+		}
+	}
+	return n
+}
+
+// acceptInbound hands the Sink a discovered peer that dialled in and proved its identity, so that the node
+// keeps its session although this node did not choose it. The peer is added without dialling it back.
+func (c *connector) acceptInbound(ctx context.Context, info PeerInfo, keyFor func(string) (ed25519.PublicKey, bool)) error {
+	p, ok := peerFrom(info, keyFor)
+	if !ok || c.static(p.NodeID) {
+		return nil
+	}
+	p.Inbound = true
+	c.mu.Lock()
+	st := c.peers[p.NodeID]
+	if st != nil && (st.chosen || st.added && samePeer(st.peer, p)) {
+		c.mu.Unlock()
+		return nil // chosen (this node dials it too), or accepted before
+	}
+	n := 0
+	for _, o := range c.peers {
+		if o.inbound {
+			n++
+		}
+	}
+	if limit := inboundFactor * c.cfg.MaxPeers; n >= limit {
+		c.mu.Unlock()
+		return &InboundLimitError{Limit: limit}
+	}
+	if st == nil {
+		st = &peerState{peer: p, firstSeen: c.cfg.Now(), caps: info.Capabilities}
+		c.peers[p.NodeID] = st
+	}
+	st.inbound = true
+	c.mu.Unlock()
+	if err := c.cfg.Sink.AddPeer(ctx, p); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	st.added, st.connected = true, true
+	c.mu.Unlock()
+	c.log.Info("accepted discovered peer that dialled in", "peer", p.NodeID)
+	return nil
+}
+
+// InboundLimitError refuses a discovered peer dialling in when as many as Limit already did.
+type InboundLimitError struct{ Limit int }
+
+func (e *InboundLimitError) Error() string {
+	return fmt.Sprintf("this node already accepts %d discovered peers dialling in; try another node", e.Limit)
+}
+
+// acceptInbound is connector.acceptInbound for a node id the client's view knows; others are not discovered.
+func (c *Client) acceptInbound(ctx context.Context, nodeID string) error {
+	c.mu.Lock()
+	info, ok := c.view[nodeID]
+	c.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return c.conns.acceptInbound(ctx, info, c.KeyFor)
+}
+
+func (c *connector) static(nodeID string) bool {
+	s, ok := c.cfg.Sink.(StaticPeers)
+	return ok && s.IsStatic(nodeID)
+}
+
+// StaticPeers is implemented by a PeerSink that has peers of its own (a peers file): discovery neither
+// chooses nor counts them.
+type StaticPeers interface {
+	IsStatic(nodeID string) bool
+}
+
+func (c *connector) remove(ids []string) {
+	r, ok := c.cfg.Sink.(PeerRemover)
+	if !ok {
+		return
+	}
+	for _, id := range ids {
+		r.RemovePeer(id)
+		c.log.Info("removed discovered peer", "peer", id)
 	}
 }
 

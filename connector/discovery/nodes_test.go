@@ -29,7 +29,7 @@ type runningNode struct {
 	once   sync.Once
 }
 
-func startNode(t *testing.T, name, registry string, interval time.Duration) *runningNode {
+func startNode(t *testing.T, name, registry string, interval time.Duration, maxPeers ...int) *runningNode {
 	t.Helper()
 	tn := newTestNode(t, name)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -49,7 +49,7 @@ func startNode(t *testing.T, name, registry string, interval time.Duration) *run
 	ctx, cancel := context.WithCancel(context.Background())
 	go n.Serve(ctx, ln)
 	c, err := NewClient(ClientConfig{
-		Endpoints: []string{registry}, Self: tn.info, Key: tn.key, Interval: interval,
+		Endpoints: []string{registry}, Self: tn.info, Key: tn.key, Interval: interval, MaxPeers: append(maxPeers, 0)[0],
 		Sink: &NodeSink{Node: n, Self: name, Key: tn.key, TokenTTL: time.Minute},
 	})
 	if err != nil {

@@ -21,9 +21,8 @@ type RoutingNode interface {
 }
 
 // NodeSink hands discovered peers to a node as routing peers of relation "peer", routed by their ILP
-// address and authenticated with signed tokens. Of two discovered nodes only the one with the smaller node
-// id dials; the other adds the peer without a btpUrl and waits for it, so a pair shares one BTP session.
-// It implements PeerSink, PeerChecker and PeerRemover.
+// address and authenticated with signed tokens. A peer this node chose is dialled; one that dialled in
+// (Peer.Inbound) is added without a btpUrl. It implements PeerSink, PeerChecker, PeerRemover and StaticPeers.
 type NodeSink struct {
 	Node RoutingNode
 	// Self is this node's id (NODE_ID) and Key its identity (NODE_PRIVATE_KEY): they sign the tokens.
@@ -59,7 +58,7 @@ func (s *NodeSink) AddPeer(ctx context.Context, p Peer) error {
 		ID: p.NodeID, ILPPrefix: p.ILPAddress, Relation: routing.RelationPeer, CreditLimit: s.CreditLimit,
 		PublicKey: identity.EncodePublicKey(p.PublicKey),
 	}
-	if s.Self < p.NodeID {
+	if !p.Inbound {
 		rp.BTPURL = p.BTPEndpoint
 		self, key, audience := s.Self, s.Key, p.NodeID
 		rp.DialToken = func() string { return identity.NewTokenAt(key, self, audience, now(), ttl) }
@@ -83,5 +82,8 @@ func (s *NodeSink) RemovePeer(nodeID string) {
 		s.Node.RemovePeer(nodeID)
 	}
 }
+
+// IsStatic reports a peers-file peer: discovery neither chooses nor counts it.
+func (s *NodeSink) IsStatic(nodeID string) bool { return s.static(nodeID) }
 
 func (s *NodeSink) static(nodeID string) bool { return s.Static != nil && s.Static(nodeID) }

@@ -49,6 +49,7 @@ const (
 	PeerDiscoveryEndpoints = "PEER_DISCOVERY_ENDPOINTS"
 	PeerAnnounceAddress    = "PEER_ANNOUNCE_ADDRESS"
 	PeerDiscoveryInterval  = "PEER_DISCOVERY_INTERVAL"
+	PeerDiscoveryMaxPeers  = "PEER_DISCOVERY_MAX_PEERS"
 	DiscoveryPort          = "DISCOVERY_PORT"
 
 	PrometheusEnabled        = "PROMETHEUS_ENABLED"
@@ -196,6 +197,8 @@ func Schema() []Setting {
 			Services: connectorOnly},
 		{Name: PeerDiscoveryInterval, Group: GroupDiscovery, Doc: "How often to announce and fetch peers (well inside the registry's 120 s TTL).",
 			Default: "60s", Validate: validInterval, Services: connectorOnly},
+		{Name: PeerDiscoveryMaxPeers, Group: GroupDiscovery, Doc: "How many discovered peers this node connects to (those sharing its settlement first, then the longest known, then at random); peers-file peers do not count.",
+			Default: "8", Validate: validMaxPeers, Services: connectorOnly},
 		{Name: DiscoveryPort, Group: GroupDiscovery, Doc: "Host port of the bundled registry (profile discovery); 0 lets Docker pick.",
 			Default: "9000", Validate: validPort},
 

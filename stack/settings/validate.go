@@ -66,6 +66,13 @@ func validUint(s string) error {
 	return nil
 }
 
+func validMaxPeers(s string) error {
+	if n, err := strconv.Atoi(s); err != nil || n < 1 || n > 1000 {
+		return errors.New("must be a whole number from 1 to 1000, such as 8")
+	}
+	return nil
+}
+
 func validBool(s string) error {
 	_, err := parseBool(s)
 	return err
