@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -21,15 +20,8 @@ import (
 // real binary, kills it with SIGKILL once a third have been answered, and checks after a restart on the same
 // data dir that every registration answered 200 is listed.
 func TestKill9DuringABurstLosesNoAcknowledgedRegistration(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "m2m-connector")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	data := filepath.Join(dir, "data")
+	bin := buildConnector(t)
+	data := filepath.Join(t.TempDir(), "data")
 	open := []string{"--max-per-client", "5000", "--rate-limit", "100000", "--rate-burst", "100000", "--read-rate", "1000"}
 	base, stop, proc := startDiscoveryProc(t, bin, data, open...)
 	defer stop()

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // holdingSink is a real PeerSink that holds what it was given until told to remove it; every session it
@@ -164,7 +166,7 @@ func TestAPeerThatDidNotChooseThisNodeAcceptsItsSession(t *testing.T) {
 	for _, name := range names {
 		nodes[name] = startNode(t, name, registry, interval, 1)
 	}
-	waitFor(t, 20*interval, "every node with a session to the peer it chose, seen from both ends", func() bool {
+	testenv.WaitFor(t, 20*interval, "every node with a session to the peer it chose, seen from both ends", func() bool {
 		for name, n := range nodes {
 			chosen := 0
 			n.client.conns.mu.Lock()
