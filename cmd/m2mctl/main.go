@@ -92,6 +92,7 @@ The stack is a Compose project: 'm2mctl config' prints it as YAML that 'docker c
 		newCmdStatus(io),
 		newCmdLogs(io),
 		newCmdDown(io),
+		newCmdMigrate(io),
 	)
 	return root
 }
