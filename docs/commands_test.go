@@ -162,7 +162,7 @@ func newRunner(t *testing.T) *runner {
 var readOnly = map[string]bool{"config": true, "plan": true, "status": true, "logs": true, "help": true, "completion": true, "": true}
 
 // needEngine are the commands that talk to the Docker engine.
-var needEngine = map[string]bool{"plan": true, "status": true, "logs": true, "up": true, "down": true}
+var needEngine = map[string]bool{"plan": true, "status": true, "logs": true, "up": true, "down": true, "migrate": true}
 
 // check runs one documented command. It returns an error when the doc is wrong, or a reason to skip.
 func (r *runner) check(c docCommand) (skip string, err error) {
@@ -218,7 +218,13 @@ func runnable(args []string, help string) (_ []string, ok bool) {
 // runAs runs args in the directory with the .env. A usage error fails; so does any error of a command that
 // does not read the engine. Exit 1 from one that does reports the engine's state (no stack here), not the doc.
 func (r *runner) runAs(c docCommand, args []string) error {
-	if err := r.prepareEnvFile(args); err != nil {
+	dir := r.dir
+	if subcommand(args) == "migrate" {
+		var err error
+		if dir, err = originalStackDir(r.dir, args); err != nil {
+			return fmt.Errorf("%s: %v", c, err)
+		}
+	} else if err := r.prepareEnvFile(args); err != nil {
 		return fmt.Errorf("%s: %v", c, err)
 	}
 	follows := hasAny(args, "-f", "--follow", "-w", "--watch")
@@ -226,7 +232,7 @@ func (r *runner) runAs(c docCommand, args []string) error {
 	if follows {
 		timeout = 3 * time.Second // it streams until interrupted: running that long is success
 	}
-	res := r.run(r.dir, timeout, args...)
+	res := r.run(dir, timeout, args...)
 	switch {
 	case res.timedOut && follows:
 	case res.timedOut:
@@ -237,6 +243,36 @@ func (r *runner) runAs(c docCommand, args []string) error {
 		return fmt.Errorf("%s: exited %d: %s", c, res.code, firstLines(res.stderr, 3))
 	}
 	return nil
+}
+
+// originalStackDir makes a directory, under dir, holding what `m2mctl migrate` reads: the TypeScript stack's .env
+// (its .env.example as an operator fills it in) at the command's --from path.
+func originalStackDir(dir string, args []string) (string, error) {
+	from := ".env"
+	for i, a := range args {
+		switch {
+		case a == "--from" && i+1 < len(args):
+			from = args[i+1]
+		case strings.HasPrefix(a, "--from="):
+			from = strings.TrimPrefix(a, "--from=")
+		}
+	}
+	if filepath.IsAbs(from) {
+		return "", fmt.Errorf("--from %s: use a relative path in a guide so the command can be run here", from)
+	}
+	data, err := os.ReadFile(filepath.Join(repoRoot, "cmd", "m2mctl", "testdata", "typescript.env"))
+	if err != nil {
+		return "", err
+	}
+	stackDir, err := os.MkdirTemp(dir, "typescript-stack-")
+	if err != nil {
+		return "", err
+	}
+	dst := filepath.Join(stackDir, from)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return "", err
+	}
+	return stackDir, os.WriteFile(dst, data, 0o600)
 }
 
 // prepareEnvFile puts the test's .env where a command's --env-file points, if it is another relative path.
