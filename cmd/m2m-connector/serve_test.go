@@ -249,7 +249,7 @@ func TestServeWithInvalidSettingsExitsTwoListingEveryProblem(t *testing.T) {
 	bin := buildConnector(t)
 	cmd := exec.Command(bin)
 	// A malformed secret is a problem too, and its value must not be echoed.
-	cmd.Env = []string{"LEDGER=paper", "LOG_LEVEL=loud", "HEALTH_CHECK_PORT=http", "EVM_PRIVATE_KEY=0xnot-a-key-" + testAPIKey}
+	cmd.Env = []string{"LEDGER=paper", "LOG_LEVEL=loud", "HEALTH_CHECK_PORT=http", "NODE_PRIVATE_KEY=not-a-key-" + testAPIKey}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
@@ -257,7 +257,7 @@ func TestServeWithInvalidSettingsExitsTwoListingEveryProblem(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 		t.Fatalf("exit = %v; want code 2\n%s", err, stderr.String())
 	}
-	for _, key := range []string{"NODE_ID", "TIGERBEETLE_CLUSTER_ID", "LEDGER=paper", "LOG_LEVEL=loud", "HEALTH_CHECK_PORT=http", "EVM_ADDRESS", "EVM_PRIVATE_KEY"} {
+	for _, key := range []string{"NODE_ID", "TIGERBEETLE_CLUSTER_ID", "LEDGER=paper", "LOG_LEVEL=loud", "HEALTH_CHECK_PORT=http", "NODE_PRIVATE_KEY"} {
 		if !strings.Contains(stderr.String(), key) {
 			t.Errorf("stderr does not name %s:\n%s", key, stderr.String())
 		}

@@ -32,8 +32,9 @@ func newCmdInit(io *ioStreams) *cobra.Command {
 	opts := &initOptions{io: io, now: time.Now}
 	flagValues := map[string]*string{}
 	cmd := &cobra.Command{
-		Use:   "init",
-		Short: "Answer a few questions and get a correct .env",
+		Use:     "init",
+		Aliases: []string{"setup"},
+		Short:   "Answer a few questions and get a correct .env",
 		Long: `init writes the .env that 'm2mctl up' deploys: it asks for this node's name, how it settles
 (EVM, XRP or both) and to which addresses, where its signing keys live, and which ports it uses. Every
 answer is checked as you type it. The TigerBeetle cluster id, the Grafana admin password and the node's

@@ -183,13 +183,11 @@ func readSecretFile(s settings.Setting, path string) (string, error) {
 	return secret, nil
 }
 
-// normalBool turns the spellings the schema accepts (on, yes, 1…) into true/false, which RequiredWhen compares.
+// normalBool writes a boolean the way the .env example does (true/false), whichever spelling settings.ParseBool
+// accepted; an empty or unreadable value is left for validation to report.
 func normalBool(v string) string {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "1", "yes", "on", "y":
-		return "true"
-	case "false", "0", "no", "off", "n":
-		return "false"
+	if b, err := settings.ParseBool(v); err == nil && strings.TrimSpace(v) != "" {
+		return strconv.FormatBool(b)
 	}
 	return v
 }

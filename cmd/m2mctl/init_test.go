@@ -328,3 +328,14 @@ func TestInitRefusesABadOutputBeforeAskingAnything(t *testing.T) {
 		}
 	}
 }
+
+// The seed's verbs still work: `setup` is init, `health` is status.
+func TestSeedVerbsAreAliases(t *testing.T) {
+	root := newRootCmd(&ioStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard})
+	for alias, want := range map[string]string{"setup": "init", "health": "status"} {
+		cmd, _, err := root.Find([]string{alias})
+		if err != nil || cmd.Name() != want {
+			t.Errorf("m2mctl %s runs %v (%v); want %s", alias, cmd.Name(), err, want)
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/m2mnet/m2m/internal/atomicfile"
 )
 
 // errEnvExists means the .env is there and --force was not given.
@@ -35,8 +37,8 @@ func checkWritable(path string, force bool) error {
 	}
 }
 
-// writeEnvFile puts data at path with mode 0600, atomically: a temp file in the same directory, fsync, rename,
-// so a reader sees the old file or the new one and never half of either. With force, an existing file is
+// writeEnvFile puts data at path with mode 0600, atomically (internal/atomicfile), so a reader sees the old
+// file or the new one and never half of either. With force, an existing file is
 // first copied to path.bak-<UTC timestamp> (0600 too); backup is "" when there was nothing to keep.
 func writeEnvFile(path string, data []byte, force bool, now time.Time) (backup string, err error) {
 	if err := checkWritable(path, force); err != nil {
@@ -47,31 +49,10 @@ func writeEnvFile(path string, data []byte, force bool, now time.Time) (backup s
 			return "", err
 		}
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return backup, fmt.Errorf("write %s: %w", path, err)
+	// The rename is what matters; a directory that cannot be fsynced is not worth failing init for.
+	if err := atomicfile.Write(path, data, 0o600); err != nil && !errors.Is(err, atomicfile.ErrNotDurable) {
+		return backup, err
 	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o600); err == nil {
-		if _, err = tmp.Write(data); err == nil {
-			err = tmp.Sync()
-		}
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return backup, fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return backup, fmt.Errorf("write %s: %w", path, err)
-	}
-	syncDir(dir)
 	return backup, nil
 }
 
@@ -107,12 +88,4 @@ func backupFile(path string, now time.Time) (string, error) {
 		return "", fmt.Errorf("back up %s to %s: %w", path, name, err)
 	}
 	return name, nil
-}
-
-// syncDir makes the rename durable; a failure here is not worth failing init for.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }

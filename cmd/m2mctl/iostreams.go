@@ -14,8 +14,8 @@ type ioStreams struct {
 	Out    io.Writer
 	ErrOut io.Writer
 
-	inTTY, outTTY, errTTY bool
-	noColor               bool
+	inTTY, errTTY bool
+	noColor       bool
 }
 
 func systemStreams() *ioStreams {
@@ -23,7 +23,7 @@ func systemStreams() *ioStreams {
 	_, noColor := os.LookupEnv("NO_COLOR")
 	return &ioStreams{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		inTTY: isTTY(os.Stdin), outTTY: isTTY(os.Stdout), errTTY: isTTY(os.Stderr),
+		inTTY: isTTY(os.Stdin), errTTY: isTTY(os.Stderr),
 		noColor: noColor || os.Getenv("TERM") == "dumb",
 	}
 }
@@ -33,6 +33,3 @@ func (s *ioStreams) IsInteractive() bool { return s.inTTY && s.errTTY }
 
 // ProgressIsLive reports whether progress may redraw lines in place (stderr is a terminal).
 func (s *ioStreams) ProgressIsLive() bool { return s.errTTY }
-
-// ColorEnabled reports whether output to stdout may carry ANSI colour.
-func (s *ioStreams) ColorEnabled() bool { return s.outTTY && !s.noColor }

@@ -32,8 +32,9 @@ type statusOptions struct {
 func newCmdStatus(io *ioStreams) *cobra.Command {
 	opts := &statusOptions{io: io, httpClient: &http.Client{Timeout: 2 * time.Second}}
 	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show each service's state, health, uptime, restarts and ports",
+		Use:     "status",
+		Aliases: []string{"health"},
+		Short:   "Show each service's state, health, uptime, restarts and ports",
 		Long: `status shows every service of the stack: state, health, uptime, restarts, published ports and image,
 and — when the connector answers on its health port — its dependencies and peer counts. It exits 0 only
 when every service is healthy (or, for one-shots, completed). With --watch it then streams health

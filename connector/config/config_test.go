@@ -66,7 +66,8 @@ func TestFromEnvironListsEveryProblemAtOnce(t *testing.T) {
 	if !errors.As(err, &problems) {
 		t.Fatalf("err = %v; want *stack.Problems", err)
 	}
-	for _, key := range []string{"NODE_ID", "TIGERBEETLE_CLUSTER_ID", "LEDGER", "LOG_LEVEL", "XRPL_WSS_URL", "XRP_ADDRESS", "HEALTH_CHECK_PORT"} {
+	// XRP_ADDRESS is not the connector's: no code of it reads the address yet (m2mctl checks it in the .env).
+	for _, key := range []string{"NODE_ID", "TIGERBEETLE_CLUSTER_ID", "LEDGER", "LOG_LEVEL", "XRPL_WSS_URL", "HEALTH_CHECK_PORT"} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("problems do not name %s:\n%v", key, err)
 		}

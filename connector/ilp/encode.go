@@ -1,6 +1,7 @@
 package ilp
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -17,7 +18,7 @@ func (p *Prepare) AppendBinary(b []byte) ([]byte, error) {
 	}
 	n := 8 + timestampLen + 32 + LengthSize(len(p.Destination)) + len(p.Destination) + LengthSize(len(p.Data)) + len(p.Data)
 	b = AppendLength(append(b, byte(TypePrepare)), n)
-	b = appendUint64(b, p.Amount)
+	b = binary.BigEndian.AppendUint64(b, p.Amount)
 	b, err := appendTimestamp(b, p.ExpiresAt)
 	if err != nil {
 		return b, fmt.Errorf("encode ILP Prepare expiresAt: %w", err)

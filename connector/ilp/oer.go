@@ -118,10 +118,6 @@ func LengthSize(n int) int {
 	}
 }
 
-func appendUint64(b []byte, v uint64) []byte {
-	return append(b, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-}
-
 func appendVarOctets(b, p []byte) []byte {
 	return append(AppendLength(b, len(p)), p...)
 }

@@ -185,16 +185,6 @@ func crossChecks(v Values, entries map[string]entry) []Problem {
 		}
 		ports[p] = name
 	}
-	if v[KeyBackend] == "env" {
-		if v.Settlement("evm") && v[EVMPrivateKey] == "" {
-			out = append(out, Problem{Key: EVMPrivateKey, Line: entries[EVMPrivateKey].line,
-				Msg: "is required with KEY_BACKEND=env and EVM settlement; set it, or use a KMS backend"})
-		}
-		if v.Settlement("xrp") && v[XRPSecret] == "" {
-			out = append(out, Problem{Key: XRPSecret, Line: entries[XRPSecret].line,
-				Msg: "is required with KEY_BACKEND=env and XRP settlement; set it, or use a KMS backend"})
-		}
-	}
 	return out
 }
 

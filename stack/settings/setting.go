@@ -95,9 +95,9 @@ func (v Values) Uint64(name string) uint64 {
 	return n
 }
 
-// Bool returns the value of name as a bool (true, 1, yes, on).
+// Bool returns the value of name as a bool (see ParseBool).
 func (v Values) Bool(name string) bool {
-	b, _ := parseBool(v[name])
+	b, _ := ParseBool(v[name])
 	return b
 }
 
@@ -118,11 +118,13 @@ func (v Values) Settlement(chain string) bool {
 	return p == chain || p == "both"
 }
 
-func parseBool(s string) (bool, error) {
+// ParseBool is the one reading of a boolean setting: true, 1, yes, y, on, or false, 0, no, n, off, in any
+// case; empty is false.
+func ParseBool(s string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "true", "1", "yes", "on":
+	case "true", "1", "yes", "y", "on":
 		return true, nil
-	case "false", "0", "no", "off", "":
+	case "false", "0", "no", "n", "off", "":
 		return false, nil
 	}
 	return false, fmt.Errorf("must be true or false")

@@ -74,7 +74,7 @@ func validMaxPeers(s string) error {
 }
 
 func validBool(s string) error {
-	_, err := parseBool(s)
+	_, err := ParseBool(s)
 	return err
 }
 
