@@ -2,10 +2,10 @@ package tbdata
 
 import "encoding/binary"
 
-// checksum is TigerBeetle's vsr.checksum (src/vsr/checksum.zig): the 128-bit AEGIS-128L MAC of the bytes with a
+// Checksum is TigerBeetle's vsr.checksum (src/vsr/checksum.zig): the 128-bit AEGIS-128L MAC of the bytes with a
 // zero key and a zero nonce (Zig 0.13's Aegis128LMac_128, vendored as src/stdx/vendored/aegis.zig). The result is
 // the tag's 16 bytes, which TigerBeetle stores as a little-endian u128.
-func checksum(msg []byte) [16]byte {
+func Checksum(msg []byte) [16]byte {
 	var zero block
 	s := newAegisState(zero, zero)
 	var buf [32]byte

@@ -16,7 +16,7 @@ func TestChecksumMatchesTigerBeetlesVectors(t *testing.T) {
 		{"empty", nil, "83cc600dc4e3e7e62d4055826174f149"},
 		{"16 zero bytes", make([]byte, 16), "f72ad48dd05dd1656133101cd4be3a26"},
 	} {
-		got := checksum(tt.msg)
+		got := Checksum(tt.msg)
 		if hex.EncodeToString(got[:]) != tt.want {
 			t.Errorf("checksum(%s) = %x, want %s", tt.name, got, tt.want)
 		}

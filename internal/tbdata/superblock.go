@@ -85,7 +85,7 @@ func parseCopy(h []byte, copyIndex int) (Superblock, bool) {
 			return Superblock{}, false
 		}
 	}
-	sum := checksum(h[checksummedFrom:])
+	sum := Checksum(h[checksummedFrom:])
 	if string(sum[:]) != string(h[:16]) || int(binary.LittleEndian.Uint16(h[offCopy:])) != copyIndex {
 		return Superblock{}, false
 	}

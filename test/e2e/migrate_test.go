@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"math/big"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -18,6 +22,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/m2mnet/m2m/deployer"
+	"github.com/m2mnet/m2m/internal/tbdata/tbdatatest"
 	"github.com/m2mnet/m2m/stack"
 	"github.com/m2mnet/m2m/stack/settings"
 )
@@ -231,4 +236,62 @@ func upWithoutProjectFlag(t *testing.T, p *project) []deployer.Event {
 		t.Fatalf("m2mctl up -o json printed no events:\n%s", out)
 	}
 	return events
+}
+
+// A ledger formatted with another cluster than 0: migrate takes the cluster from the data file's superblock,
+// read through the engine, and never makes a new one.
+func TestMigrateReadsTheClusterFromTheLedgersSuperblock(t *testing.T) {
+	wallTime(t)
+	name := "ts-" + randomHex(4)
+	p := &project{t: t, name: name, dir: filepath.Join(t.TempDir(), name)}
+	p.envFile = filepath.Join(p.dir, ".env")
+	if err := os.Mkdir(p.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.teardown)
+	writeOriginalEnv(t, p.envFile)
+	cluster, _ := new(big.Int).SetString("281474976710656000000000000000000042", 10)
+	// The superblock zone, then the start of the write-ahead log (zeros here).
+	putDataFile(t, p, append(tbdatatest.Zone(cluster, 3), make([]byte, 64<<10)...))
+
+	r := p.mustCtl(time.Minute, "migrate", "--from", p.envFile, "--env-file", p.envFile, "--project", p.name)
+	v, err := settings.Load(p.envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.String(settings.TigerBeetleClusterID); got != cluster.String() || !strings.Contains(r.stderr, "read from the superblock") {
+		t.Errorf("TIGERBEETLE_CLUSTER_ID=%s, want %s read from the superblock; migrate said:\n%s", got, cluster, r.stderr)
+	}
+	if strings.Contains(r.stderr, "warning: cluster id 0") {
+		t.Errorf("migrate warned about cluster 0 for cluster %s:\n%s", cluster, r.stderr)
+	}
+}
+
+// putDataFile makes the project's tigerbeetle-data volume, labelled as Compose labels it, holding data as the
+// data file; a created, never-started container carries it in.
+func putDataFile(t *testing.T, p *project, data []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	vol := p.volumeName(stack.VolumeTigerBeetle)
+	if _, err := env.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: vol,
+		Labels: map[string]string{deployer.LabelProject: p.name, deployer.LabelVolume: stack.VolumeTigerBeetle}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := env.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config:     &container.Config{Image: env.images.TigerBeetle, Labels: map[string]string{labelHelper: p.name}},
+		HostConfig: &container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: vol, Target: "/data"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.cli.ContainerRemove(context.WithoutCancel(ctx), c.ID, client.ContainerRemoveOptions{Force: true})
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: path.Base(stack.DataFile), Mode: 0o600, Size: int64(len(data))})
+	tw.Write(data)
+	tw.Close()
+	if _, err := env.cli.CopyToContainer(ctx, c.ID, client.CopyToContainerOptions{DestinationPath: "/data", Content: &buf}); err != nil {
+		t.Fatal(err)
+	}
 }
