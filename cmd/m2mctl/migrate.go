@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -154,7 +155,7 @@ func lookAtOriginal(ctx context.Context, project string, v map[string]string) (o
 
 // migrateReport says what migrate did with every key, on stderr.
 type migrateReport struct {
-	out          interface{ Write([]byte) (int, error) }
+	out          io.Writer
 	opts         *migrateOptions
 	m            mapped
 	v            map[string]string
@@ -167,11 +168,16 @@ type migrateReport struct {
 func (r migrateReport) print() {
 	w := r.out
 	fmt.Fprintf(w, "Migrating %s (the TypeScript stack's settings) to an m2m .env at %s:\n", r.opts.from, r.opts.envFile)
-	var same, renamed []string
+	var same, renamed, empty []string
 	for _, k := range r.m.keys {
-		if k.from == k.to {
+		switch {
+		case k.to == settings.GrafanaPassword && r.weakPassword != "":
+			continue // said below
+		case r.m.values[k.to] == "":
+			empty = append(empty, k.from)
+		case k.from == k.to:
 			same = append(same, k.from)
-		} else {
+		default:
 			renamed = append(renamed, k.from+" → "+k.to)
 		}
 	}
@@ -180,6 +186,9 @@ func (r migrateReport) print() {
 	}
 	if len(renamed) > 0 {
 		fmt.Fprintf(w, "  renamed: %s\n", strings.Join(renamed, ", "))
+	}
+	if len(empty) > 0 {
+		fmt.Fprintf(w, "  empty, so m2m's default applies (or nothing, for a key of another backend): %s\n", strings.Join(empty, ", "))
 	}
 	for _, k := range r.m.notCarry {
 		fmt.Fprintf(w, "  not carried: %s (line %d) is not an m2m setting; it stays in the backup\n", k.from, k.line)
