@@ -103,7 +103,8 @@ func containerName(c container.Summary) string {
 	return c.ID[:12]
 }
 
-// presentImage returns the first of images that is on this host.
+// presentImage returns the first of images that is on this host, else any image there: the container made from it
+// is never started, so what the image holds does not matter.
 func presentImage(ctx context.Context, cli *client.Client, images []string) (string, error) {
 	for _, im := range images {
 		if im == "" {
@@ -113,8 +114,15 @@ func presentImage(ctx context.Context, cli *client.Client, images []string) (str
 			return im, nil
 		}
 	}
+	list, err := cli.ImageList(ctx, client.ImageListOptions{})
+	if err != nil {
+		return "", fmt.Errorf("list images: %w", deployer.Explain(err))
+	}
+	if len(list.Items) > 0 {
+		return list.Items[0].ID, nil
+	}
 	sort.Strings(images)
-	return "", fmt.Errorf("no image to look into the ledger volume with (tried %v): pull or load the TigerBeetle image first", images)
+	return "", fmt.Errorf("no image on this host to look into the ledger volume with (tried %v): load the TigerBeetle image first", images)
 }
 
 // readSuperblock reads the data file's superblock from vol through a created, never started container. found is
