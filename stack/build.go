@@ -290,7 +290,8 @@ func jaegerService() types.ServiceConfig {
 func discoveryService() types.ServiceConfig {
 	s := types.ServiceConfig{Name: settings.ServiceDiscovery, Restart: types.RestartPolicyUnlessStopped, Profiles: []string{ProfileDiscovery}}
 	s.Image = ref(settings.ConnectorImage)
-	s.Command = types.ShellCommand{"discovery", fmt.Sprintf("--listen=0.0.0.0:%d", containerDiscoveryPort), "--data-dir=/data/discovery"}
+	s.Command = types.ShellCommand{"discovery", fmt.Sprintf("--listen=0.0.0.0:%d", containerDiscoveryPort), "--data-dir=/data/discovery",
+		"--allow-private=" + ref(settings.PeerDiscoveryAllowPrivate)}
 	s.Volumes = []types.ServiceVolumeConfig{volume(VolumeConnector, "/data", false)}
 	s.Ports = []types.ServicePortConfig{port(settings.DiscoveryPort, containerDiscoveryPort, "")}
 	s.Labels = portLabels(fmt.Sprintf("%d=%s", containerDiscoveryPort, settings.DiscoveryPort))

@@ -36,6 +36,7 @@ type discoveryOptions struct {
 	Retention      time.Duration
 	TrustedProxies []string
 	Mirrors        []string
+	Trust          trustOptions // discovery_trust.go
 	Stderr         io.Writer
 }
 
@@ -70,6 +71,7 @@ func newDiscoveryCmd() *cobra.Command {
 	f.DurationVar(&opts.Retention, "retention", discovery.DefaultKeyRetention, "how long a node id stays bound to its key after the node was last seen")
 	f.StringSliceVar(&opts.TrustedProxies, "trusted-proxy", nil, "CIDR of a reverse proxy whose X-Forwarded-For names the client (repeat or comma-separate); ignored from anyone else")
 	f.StringSliceVar(&opts.Mirrors, "mirror", nil, "URL of another registry whose signed entries this one pulls and serves after verifying them (repeat or comma-separate)")
+	addTrustFlags(f, &opts.Trust)
 	return cmd
 }
 
@@ -87,6 +89,9 @@ func discoveryRun(ctx context.Context, opts *discoveryOptions) error {
 	var mirrorErr *discovery.MirrorURLError
 	if errors.As(err, &mirrorErr) {
 		return fmt.Errorf("--mirror: %w", err)
+	}
+	if ferr := trustFlagError(err); ferr != nil {
+		return ferr
 	}
 	if err != nil {
 		return err
@@ -115,6 +120,7 @@ func (opts *discoveryOptions) registryConfig() (discovery.RegistryConfig, error)
 			MaxPerClient: fmt.Sprintf("the registry's operator can raise --max-per-client (now %d), or use --trusted-proxy if clients come through a proxy", opts.MaxPerClient),
 		},
 	}
+	opts.Trust.apply(&cfg)
 	for _, n := range []struct {
 		flag string
 		v    int

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/m2mnet/m2m/connector/discovery"
 	"github.com/m2mnet/m2m/connector/identity"
@@ -110,7 +111,9 @@ func signedAnnounce(t *testing.T, base, id string) *http.Request {
 	body, _ := json.Marshal(discovery.PeerInfo{NodeID: id, BTPEndpoint: "wss://" + id + ".example:4000", ILPAddress: "g.m2m." + id, Capabilities: []string{}, Version: "1"})
 	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/peers/announce", bytes.NewReader(body))
 	req.Header.Set(discovery.HeaderPublicKey, identity.EncodePublicKey(ed25519.PublicKey(pub)))
-	req.Header.Set(discovery.HeaderSignature, identity.SignBody(key, body))
+	ts, sig := identity.SignMessage(key, identity.PurposeAnnounce, base, time.Now(), body)
+	req.Header.Set(discovery.HeaderTimestamp, ts)
+	req.Header.Set(discovery.HeaderSignature, sig)
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	return req
 }

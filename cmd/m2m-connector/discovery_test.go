@@ -38,7 +38,9 @@ func TestDiscoverySubcommandServesAndSurvivesRestart(t *testing.T) {
 	body, _ := json.Marshal(discovery.PeerInfo{NodeID: "alice", BTPEndpoint: "wss://alice.example:4000", ILPAddress: "g.m2m.alice", Capabilities: []string{"evm-settlement"}, Version: "1"})
 	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/peers/announce", bytes.NewReader(body))
 	req.Header.Set(discovery.HeaderPublicKey, identity.EncodePublicKey(pub))
-	req.Header.Set(discovery.HeaderSignature, identity.SignBody(key, body))
+	ts, sig := identity.SignMessage(key, identity.PurposeAnnounce, base, time.Now(), body)
+	req.Header.Set(discovery.HeaderTimestamp, ts)
+	req.Header.Set(discovery.HeaderSignature, sig)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -52,7 +52,9 @@ func (n *peeringNode) start(t *testing.T, bin, rpcURL, registry string, extraEnv
 	port := n.btpURL[strings.LastIndexByte(n.btpURL, ':')+1:]
 	env := append(devEnviron(rpcURL), "NODE_ID="+n.id, "NODE_PRIVATE_KEY="+n.nodeKey, "BTP_PORT="+port, "PEERS_FILE="+peersFile,
 		"PEER_DISCOVERY_ENABLED=true", "PEER_DISCOVERY_ENDPOINTS="+registry, "PEER_ANNOUNCE_ADDRESS="+n.btpURL,
-		"PEER_DISCOVERY_INTERVAL=1s", "LOG_LEVEL=info")
+		"PEER_DISCOVERY_INTERVAL=1s", "LOG_LEVEL=info", "PEER_DISCOVERY_ALLOW_PRIVATE=true",
+		// The payment goes A→B: at B, A is a discovered peer that owes B what B pays out for it.
+		"DISCOVERED_PEER_CREDIT_LIMIT=1000", "DISCOVERED_PEERS_CREDIT_TOTAL=1000")
 	n.proc = startConnector(t, bin, append(env, extraEnv...))
 }
 
@@ -66,7 +68,8 @@ type healthPeers struct {
 
 func TestTwoConnectorsFindEachOtherThroughTheRegistryAndForwardAPayment(t *testing.T) {
 	bin := buildConnector(t)
-	registry, stopRegistry := startDiscoveryProcess(t, bin, t.TempDir())
+	// Both connectors live on 127.0.0.1: the private-network opt-in, at the registry and the connectors.
+	registry, stopRegistry := startDiscoveryProcess(t, bin, t.TempDir(), "--allow-private")
 	defer stopRegistry()
 	rpc := evmnode.Start(t).URL
 	// A stand-in OTLP/HTTP collector: it counts the trace exports each connector posts.

@@ -61,11 +61,16 @@ func startServices(ctx context.Context, cfg config.Config, bind string, l ledger
 	// The node's own check of the peers file's shared tokens; n is set before any connection is served.
 	shared := func(ctx context.Context, token string) (string, error) { return n.CheckSharedToken(ctx, token) }
 	var client *discovery.Client
-	var sink *discovery.NodeSink
+	var sink *nodeSink
 	auth := staticAuthenticator(cfg.NodeID, keys, shared)
 	if cfg.Discovery.Enabled {
-		sink = &discovery.NodeSink{Self: cfg.NodeID, Key: key, CreditLimit: cfg.DefaultCreditLimit, Static: isStatic(peers)}
-		if client, err = newDiscoveryClient(cfg, key, sink, m, log.With("component", "discovery")); err != nil {
+		dlog := log.With("component", "discovery")
+		sink = &nodeSink{self: cfg.NodeID, key: key, static: isStatic(peers),
+			credit: newCreditBudget(cfg.Discovery.PeerCreditLimit, cfg.Discovery.PeersCreditTotal, l, dlog)}
+		if !cfg.Discovery.AllowPrivate {
+			sink.dialControl = discovery.DialControl
+		}
+		if client, err = newDiscoveryClient(cfg, key, sink, staticPrefixes(peers), m, dlog); err != nil {
 			return nil, err
 		}
 		auth = client.Authenticator(keys, shared)
@@ -94,7 +99,7 @@ func startServices(ctx context.Context, cfg config.Config, bind string, l ledger
 	log.Info("BTP listening", "addr", ln.Addr().String(), "staticPeers", len(peers))
 	m.Peers.WithLabelValues("discovered").Set(0)
 	if client != nil {
-		sink.Node = n
+		sink.node = n
 		var dctx context.Context
 		dctx, s.leave = context.WithCancel(context.Background())
 		s.discovery, s.stopped = client, make(chan struct{})
@@ -143,13 +148,24 @@ func staticPeers(cfg config.Config, key ed25519.PrivateKey) ([]routing.Peer, ide
 				return nil, nil, fmt.Errorf("%s: peer %s has a publicKey but no authToken: set NODE_PRIVATE_KEY so this node can sign its tokens, or give the peer an authToken", cfg.PeersFile, p.ID)
 			}
 			self, audience := cfg.NodeID, p.ID
-			p.DialToken = func() string { return identity.NewToken(key, self, audience, discovery.DefaultTokenTTL) }
+			p.DialToken = func() string { return identity.NewToken(key, self, audience, dialTokenTTL) }
 		}
 	}
 	if len(keys) == 0 {
 		return peers, nil, nil
 	}
 	return peers, identity.StaticKeys(keys), nil
+}
+
+// staticPrefixes are the routes of the peers file: no discovered peer may take over one of them.
+func staticPrefixes(peers []routing.Peer) []string {
+	var out []string
+	for _, p := range peers {
+		if p.ILPPrefix != "" {
+			out = append(out, p.ILPPrefix)
+		}
+	}
+	return out
 }
 
 func isStatic(peers []routing.Peer) func(string) bool {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -23,6 +24,9 @@ type DialConfig struct {
 	Session   SessionConfig
 	// HTTPClient is used for the WebSocket handshake; nil means one whose connections coalesce writes.
 	HTTPClient *http.Client
+	// Control, when set and HTTPClient is nil, vets each resolved address before it is dialled (see
+	// net.Dialer.Control); no proxy is used then, so that the address vetted is the peer's own.
+	Control func(network, address string, c syscall.RawConn) error
 }
 
 // Dial connects to a BTP server and authenticates. An ErrAuthRejected error means the token was refused.
@@ -30,7 +34,7 @@ func Dial(ctx context.Context, cfg DialConfig) (*Session, error) {
 	limits := cfg.Session.Limits.withDefaults()
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = coalescingClient()
+		hc = coalescingClient(cfg.Control)
 	}
 	conn, _, err := websocket.Dial(ctx, cfg.URL, &websocket.DialOptions{
 		HTTPClient:      hc,

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -136,10 +137,15 @@ func (w coalescingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // coalescingClient is an HTTP client whose connections, once upgraded to WebSocket, coalesce their writes.
-func coalescingClient() *http.Client {
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+// A non-nil control vets every dialled address, and then no proxy is used.
+func coalescingClient(control func(network, address string, c syscall.RawConn) error) *http.Client {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: control}
+	proxy := http.ProxyFromEnvironment
+	if control != nil {
+		proxy = nil
+	}
 	return &http.Client{Transport: &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
+		Proxy: proxy,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := d.DialContext(ctx, network, addr)
 			if err != nil {

@@ -45,6 +45,12 @@ type Discovery struct {
 	AnnounceAddress string
 	Interval        time.Duration
 	MaxPeers        int // PEER_DISCOVERY_MAX_PEERS
+	// AllowPrivate lets discovered peers live on loopback, private and link-local addresses.
+	AllowPrivate bool
+	// PeerCreditLimit is the credit limit of a discovered peer's account while the credit granted to all
+	// discovered peers stays within PeersCreditTotal; 0 after that, and 0 by default.
+	PeerCreditLimit  uint64
+	PeersCreditTotal uint64
 }
 
 // Secret holds key material. It formats and logs as "[redacted]" so that printing a Config is always safe.
@@ -102,10 +108,13 @@ func FromValues(v settings.Values) (Config, error) {
 		PeersFile:            v.String(settings.PeersFile),
 		OTLPEndpoint:         v.String(settings.OTELExporterOTLPEndpoint),
 		Discovery: Discovery{
-			Enabled:         v.Bool(settings.PeerDiscoveryEnabled),
-			Endpoints:       v.List(settings.PeerDiscoveryEndpoints),
-			AnnounceAddress: v.String(settings.PeerAnnounceAddress),
-			MaxPeers:        v.Int(settings.PeerDiscoveryMaxPeers),
+			Enabled:          v.Bool(settings.PeerDiscoveryEnabled),
+			Endpoints:        v.List(settings.PeerDiscoveryEndpoints),
+			AnnounceAddress:  v.String(settings.PeerAnnounceAddress),
+			AllowPrivate:     v.Bool(settings.PeerDiscoveryAllowPrivate),
+			PeerCreditLimit:  v.Uint64(settings.DiscoveredPeerCreditLimit),
+			PeersCreditTotal: v.Uint64(settings.DiscoveredPeersCreditTotal),
+			MaxPeers:         v.Int(settings.PeerDiscoveryMaxPeers),
 		},
 	}
 	if c.ILPAddress == "" {

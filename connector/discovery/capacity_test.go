@@ -66,7 +66,7 @@ func TestAKeyHoldsOneNodeID(t *testing.T) {
 	alice := newTestNode(t, "alice")
 	alice.announce(t, base)
 	renamed := alice
-	renamed.info.NodeID, renamed.info.ILPAddress = "alice2", "test.m2m.alice2"
+	renamed.info.NodeID, renamed.info.ILPAddress = "alice2", OwnAddress(DefaultNetworkPrefix, "alice2")
 	if code, a := renamed.announce(t, base); code != http.StatusConflict || !strings.Contains(a.Error, `"alice"`) {
 		t.Fatalf("second id for a key whose first is listed: %d %q, want 409 naming alice", code, a.Error)
 	}

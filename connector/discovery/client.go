@@ -69,8 +69,19 @@ type PeerRemover interface {
 type ClientConfig struct {
 	// Endpoints are the registries' base URLs, e.g. http://discovery:9000.
 	Endpoints []string
-	// Self is what this node announces (nodeId, btpEndpoint, ilpAddress, capabilities, version).
+	// Self is what this node announces (nodeId, btpEndpoint, ilpAddress, capabilities, version). Its
+	// ilpAddress must be <NetworkPrefix>.<nodeId>.
 	Self PeerInfo
+	// NetworkPrefix is the prefix every discovered node's address must sit directly under; empty means
+	// Self's address without its last segment.
+	NetworkPrefix string
+	// StaticPrefixes are the routing prefixes of the peers file (and any other route this node holds). A
+	// discovered peer whose address equals, covers or sits under one of them, or this node's own address,
+	// is dropped: discovery never takes over a route the operator configured.
+	StaticPrefixes []string
+	// AllowPrivate accepts peers whose btpEndpoint is on loopback, private or link-local addresses.
+	// Off, they are dropped here, and a Sink should dial with DialControl to check resolved addresses.
+	AllowPrivate bool
 	// Key is the node's identity (NODE_PRIVATE_KEY); it signs announcements and the DELETE on shutdown.
 	Key  ed25519.PrivateKey
 	Sink PeerSink
@@ -103,14 +114,20 @@ type Client struct {
 	syncMu      sync.Mutex // one fetch-and-merge at a time
 	lastRefresh time.Time
 
+	signMu     sync.Mutex
+	lastSigned time.Time // registries refuse a message not newer than the last one they accepted
+
 	mu     sync.Mutex
 	view   map[string]PeerInfo          // merged, deduplicated, without self
 	pinned map[string]ed25519.PublicKey // first key seen per node id
+	// dropped holds, per node id, why its registry entry is ignored; logged once per peer and reason.
+	dropped map[string]string
 }
 
 // endpoint is one registry and what the client last heard from it.
 type endpoint struct {
 	base, display string
+	origin        string     // what announcements and DELETEs to this registry are signed for
 	down          bool       // in an outage: warned once, quiet until it answers again
 	rejection     string     // last refusal of our announcement, logged once per distinct message
 	peers         []PeerInfo // last successful fetch
@@ -126,6 +143,17 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	if err := cfg.Self.Validate(); err != nil {
 		return nil, fmt.Errorf("this node's announcement is invalid: %w", err)
+	}
+	if cfg.NetworkPrefix == "" {
+		cfg.NetworkPrefix = strings.TrimSuffix(cfg.Self.ILPAddress, "."+cfg.Self.NodeID)
+	}
+	if err := cfg.Self.CheckOwnership(cfg.NetworkPrefix); err != nil {
+		return nil, fmt.Errorf("this node's announcement is invalid: %w", err)
+	}
+	if !cfg.AllowPrivate {
+		if err := cfg.Self.CheckTarget(); err != nil {
+			return nil, fmt.Errorf("this node's announcement is invalid: %w", err)
+		}
 	}
 	if len(cfg.Key) != ed25519.PrivateKeySize {
 		return nil, errors.New("peer discovery needs the node key (NODE_PRIVATE_KEY); run `m2mctl init` to generate one")
@@ -150,14 +178,16 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, view: map[string]PeerInfo{}, pinned: map[string]ed25519.PublicKey{}}
+	c := &Client{cfg: cfg, log: cfg.Logger, view: map[string]PeerInfo{}, pinned: map[string]ed25519.PublicKey{}, dropped: map[string]string{}}
 	for _, e := range cfg.Endpoints {
 		u, err := url.Parse(strings.TrimSpace(e))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("discovery endpoint %s is not an http:// or https:// URL, e.g. http://discovery:9000", quoteShort(e))
 		}
 		base := strings.TrimRight(u.String(), "/")
-		c.endpoints = append(c.endpoints, &endpoint{base: base, display: u.Redacted(), feed: newFeedReader(base, cfg.HTTPClient, false, cfg.RequestTimeout)})
+		origin, _ := originOf(base)
+		c.endpoints = append(c.endpoints, &endpoint{base: base, display: u.Redacted(), origin: origin,
+			feed: newFeedReader(base, cfg.HTTPClient, false, cfg.RequestTimeout)})
 	}
 	c.conns = newConnector(cfg, c.log)
 	return c, nil
@@ -278,6 +308,19 @@ func (c *Client) sync(ctx context.Context, announce bool) {
 	c.publishMetrics()
 }
 
+// signingTime is the time to sign a message with: the clock, or 1 ms after the last message signed when
+// the clock has not moved past it (a coarse or stepped-back clock), since registries accept only newer ones.
+func (c *Client) signingTime() time.Time {
+	c.signMu.Lock()
+	defer c.signMu.Unlock()
+	t := c.cfg.Now()
+	if !t.After(c.lastSigned) {
+		t = c.lastSigned.Add(time.Millisecond)
+	}
+	c.lastSigned = t
+	return t
+}
+
 // errRejected is a registry refusing our announcement: reachable, but something for the operator to fix.
 type errRejected struct {
 	status int
@@ -301,8 +344,10 @@ func (c *Client) announce(ctx context.Context, e *endpoint) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	ts, sig := identity.SignMessage(c.cfg.Key, identity.PurposeAnnounce, e.origin, c.signingTime(), body)
 	req.Header.Set(HeaderPublicKey, identity.EncodePublicKey(c.cfg.Key.Public().(ed25519.PublicKey)))
-	req.Header.Set(HeaderSignature, identity.SignBody(c.cfg.Key, body))
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderSignature, sig)
 	var ans struct {
 		Success bool `json:"success"`
 		TTL     int  `json:"ttl"`

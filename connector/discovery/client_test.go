@@ -279,7 +279,7 @@ func TestMergeDedupesAcrossRegistriesNewestWins(t *testing.T) {
 	moved.announce(t, baseB) // same key, newer lastSeen, new endpoint
 
 	alice := newTestNode(t, "alice")
-	c, err := NewClient(ClientConfig{Endpoints: []string{baseA, baseB}, Self: alice.info, Key: alice.key, Sink: &recordingSink{}})
+	c, err := NewClient(ClientConfig{Endpoints: []string{baseA, baseB}, Self: alice.info, Key: alice.key, Sink: &recordingSink{}, Now: early.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

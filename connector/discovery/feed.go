@@ -219,7 +219,7 @@ func (r *Registry) listing(q listQuery, now time.Time) map[string]any {
 		}
 		peers = append(peers, rec.wire(q.signed))
 	}
-	ans := map[string]any{"peers": peers, "total": total, "cursor": f.cursor(f.head)}
+	ans := map[string]any{"peers": peers, "total": total, "cursor": f.cursor(f.head), "networkPrefix": r.cfg.NetworkPrefix}
 	if next != "" {
 		ans["next"] = next
 	}

@@ -73,9 +73,10 @@ func (r *Registry) announce(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusBadRequest, "could not read the body: "+err.Error())
 		return
 	}
-	keyHdr, sig := req.Header.Get(HeaderPublicKey), req.Header.Get(HeaderSignature)
-	if keyHdr == "" || sig == "" {
-		writeError(w, http.StatusUnauthorized, fmt.Sprintf("announcement is not signed: send the node's public key in %s and an ed25519 signature over the exact body in %s (both standard base64)", HeaderPublicKey, HeaderSignature))
+	keyHdr, sig, ts := req.Header.Get(HeaderPublicKey), req.Header.Get(HeaderSignature), req.Header.Get(HeaderTimestamp)
+	if keyHdr == "" || sig == "" || ts == "" {
+		writeError(w, http.StatusUnauthorized, fmt.Sprintf("announcement is not signed: send the node's public key in %s, the time in %s (Unix milliseconds) and in %s an ed25519 signature over %q + origin + timestamp + body, each line ended by \\n (see the onboarding guide)",
+			HeaderPublicKey, HeaderTimestamp, HeaderSignature, identity.PurposeAnnounce))
 		return
 	}
 	pub, err := identity.ParsePublicKey(keyHdr)
@@ -83,26 +84,31 @@ func (r *Registry) announce(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusUnauthorized, HeaderPublicKey+": "+err.Error())
 		return
 	}
-	if err := identity.VerifyBody(pub, body, sig); err != nil {
-		writeError(w, http.StatusUnauthorized, HeaderSignature+": "+err.Error())
+	now := r.cfg.Now()
+	origin := r.requestOrigin(req)
+	at, err := identity.VerifyMessage(pub, identity.PurposeAnnounce, origin, ts, sig, body, now, r.window())
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, fmt.Sprintf("announcement refused (registry origin %s): %v", origin, err))
 		return
 	}
 	info, err := decodeAnnouncement(body)
 	if err == nil {
-		err = info.Validate()
+		err = r.checkEntry(info)
 	}
 	if err != nil {
+		if errors.Is(err, ErrAddressNotOwned) || errors.Is(err, ErrInternalTarget) {
+			r.log.Warn("announcement refused", "nodeId", info.NodeID, "client", r.clientNet(req), "reason", err)
+		}
 		writeError(w, http.StatusBadRequest, "invalid announcement: "+err.Error())
 		return
 	}
 
 	key := identity.EncodePublicKey(pub)
-	now := r.cfg.Now()
 	client := r.clientNet(req)
-	signed := &SignedAnnouncement{Body: body, Signature: sig}
-	status, msg, ticket := r.apply(info, key, signed, client, now)
+	signed := &SignedAnnouncement{Body: body, Signature: sig, Timestamp: ts, Origin: origin}
+	status, msg, ticket := r.apply(info, key, signed, client, at, now)
 	if status != http.StatusOK {
-		if status == http.StatusConflict {
+		if status == http.StatusConflict || status == http.StatusUnauthorized {
 			r.log.Warn("announcement refused", "nodeId", info.NodeID, "client", client, "reason", msg)
 		}
 		writeError(w, status, msg)
@@ -121,7 +127,7 @@ func (r *Registry) announce(w http.ResponseWriter, req *http.Request) {
 // apply records an announcement. The ticket, when not 0, is a change that must reach the disk before the
 // answer (a new binding, a new endpoint, a return after deregistering or expiring); a lastSeen refresh is
 // queued for the log without waiting.
-func (r *Registry) apply(info PeerInfo, key string, signed *SignedAnnouncement, client string, now time.Time) (status int, msg string, ticket uint64) {
+func (r *Registry) apply(info PeerInfo, key string, signed *SignedAnnouncement, client string, at, now time.Time) (status int, msg string, ticket uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec, ok := r.nodes[info.NodeID]
@@ -136,6 +142,9 @@ func (r *Registry) apply(info PeerInfo, key string, signed *SignedAnnouncement, 
 		r.log.Info("node registered", "nodeId", info.NodeID, "btpEndpoint", info.BTPEndpoint, "ilpAddress", info.ILPAddress)
 	case rec.PublicKey != key:
 		return http.StatusConflict, fmt.Sprintf("nodeId %q is bound to another public key; a node keeps its id only with its own NODE_PRIVATE_KEY, so choose another NODE_ID", info.NodeID), 0
+	case at.UnixMilli() <= max(rec.LastAnnounce, rec.LastDelete):
+		return http.StatusUnauthorized, fmt.Sprintf("announcement refused: signed at %s, not after the last announcement or deregistration accepted for nodeId %q (%s); a replay, or this node's clock went back — sign a fresh one",
+			at.UTC().Format(time.RFC3339Nano), info.NodeID, time.UnixMilli(max(rec.LastAnnounce, rec.LastDelete)).UTC().Format(time.RFC3339Nano)), 0
 	case r.live(rec, now) && rec.BTPEndpoint != info.BTPEndpoint:
 		return http.StatusConflict, fmt.Sprintf("nodeId %q is registered with btpEndpoint %s until %s; deregister it first (signed DELETE, done on a clean shutdown) or wait for it to expire",
 			info.NodeID, quoteShort(rec.BTPEndpoint), time.UnixMilli(rec.LastSeen).Add(2*r.cfg.TTL).UTC().Format(time.RFC3339)), 0
@@ -147,7 +156,7 @@ func (r *Registry) apply(info PeerInfo, key string, signed *SignedAnnouncement, 
 	rec.BTPEndpoint, rec.ILPAddress, rec.Version = info.BTPEndpoint, info.ILPAddress, info.Version
 	rec.Capabilities = append([]string{}, info.Capabilities...)
 	rec.Deleted, rec.Source, rec.Signed = false, "", signed
-	rec.LastSeen = now.UnixMilli()
+	rec.LastSeen, rec.LastAnnounce = now.UnixMilli(), at.UnixMilli()
 	if structural {
 		return http.StatusOK, "", r.changed(rec, now)
 	}
@@ -162,11 +171,11 @@ func (r *Registry) deregister(w http.ResponseWriter, req *http.Request, nodeID s
 	}
 	ts, sig := req.Header.Get(HeaderTimestamp), req.Header.Get(HeaderSignature)
 	if ts == "" || sig == "" {
-		writeError(w, http.StatusUnauthorized, fmt.Sprintf("DELETE is not signed: send %s (Unix milliseconds) and %s (ed25519 by the node's key over method, path and timestamp)", HeaderTimestamp, HeaderSignature))
+		writeError(w, http.StatusUnauthorized, fmt.Sprintf("DELETE is not signed: send %s (Unix milliseconds) and %s (ed25519 by the node's key over %q + origin + timestamp + nodeId, each line ended by \\n)", HeaderTimestamp, HeaderSignature, identity.PurposeDelete))
 		return
 	}
 	r.mu.Lock()
-	status, msg, ticket := r.applyDelete(nodeID, ts, sig, r.cfg.Now())
+	status, msg, ticket := r.applyDelete(nodeID, r.requestOrigin(req), ts, sig, r.cfg.Now())
 	r.mu.Unlock()
 	if status != http.StatusOK {
 		if status == http.StatusUnauthorized {
@@ -185,7 +194,7 @@ func (r *Registry) deregister(w http.ResponseWriter, req *http.Request, nodeID s
 }
 
 // applyDelete checks a signed DELETE against the key the node id is bound to; r.mu is held.
-func (r *Registry) applyDelete(nodeID, ts, sig string, now time.Time) (int, string, uint64) {
+func (r *Registry) applyDelete(nodeID, origin, ts, sig string, now time.Time) (int, string, uint64) {
 	rec, ok := r.nodes[nodeID]
 	if !ok {
 		return http.StatusNotFound, fmt.Sprintf("nodeId %q is not registered", nodeID), 0
@@ -194,14 +203,16 @@ func (r *Registry) applyDelete(nodeID, ts, sig string, now time.Time) (int, stri
 	if err != nil {
 		return http.StatusInternalServerError, "the key bound to this node id is unreadable; ask the registry's operator", 0
 	}
-	at, err := identity.VerifyRequest(pub, http.MethodDelete, deletePath(nodeID), ts, sig, now, r.cfg.MaxClockSkew)
+	at, err := identity.VerifyMessage(pub, identity.PurposeDelete, origin, ts, sig, []byte(nodeID), now, r.window())
 	if err != nil {
-		return http.StatusUnauthorized, "DELETE refused: " + err.Error(), 0
+		return http.StatusUnauthorized, fmt.Sprintf("DELETE refused (registry origin %s): %v", origin, err), 0
 	}
-	if at.UnixMilli() <= rec.LastDelete {
-		return http.StatusUnauthorized, "DELETE refused: a deregistration signed at or after this timestamp was already accepted (replay); sign a fresh one", 0
+	if at.UnixMilli() <= max(rec.LastAnnounce, rec.LastDelete) {
+		return http.StatusUnauthorized, "DELETE refused: an announcement or deregistration signed at or after this timestamp was already accepted (replay); sign a fresh one", 0
 	}
-	rec.Deleted, rec.LastDelete = true, at.UnixMilli()
+	// A DELETE dated ahead of this clock counts from now: otherwise it would hold off the node's
+	// correct-clock messages until its date came.
+	rec.Deleted, rec.LastDelete = true, min(at.UnixMilli(), now.UnixMilli())
 	return http.StatusOK, "", r.changed(rec, now)
 }
 
@@ -226,7 +237,7 @@ func decodeAnnouncement(body []byte) (PeerInfo, error) {
 		case errors.As(err, &syn):
 			return PeerInfo{}, fmt.Errorf("body is not valid JSON at byte %d: %v", syn.Offset, syn)
 		case errors.As(err, &typ):
-			return PeerInfo{}, &FieldError{typ.Field, fmt.Sprintf("must be %s, got a JSON %s", jsonKind(typ.Field), typ.Value)}
+			return PeerInfo{}, &FieldError{Field: typ.Field, Reason: fmt.Sprintf("must be %s, got a JSON %s", jsonKind(typ.Field), typ.Value)}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return PeerInfo{}, fmt.Errorf("%s; allowed: nodeId, btpEndpoint, ilpAddress, capabilities, version (the public key goes in %s)",
 				strings.TrimPrefix(err.Error(), "json: "), HeaderPublicKey)
@@ -238,6 +249,26 @@ func decodeAnnouncement(body []byte) (PeerInfo, error) {
 		return PeerInfo{}, errors.New("body has data after the JSON object; send exactly one object")
 	}
 	return PeerInfo{NodeID: in.NodeID, BTPEndpoint: in.BTPEndpoint, ILPAddress: in.ILPAddress, Capabilities: in.Capabilities, Version: in.Version}, nil
+}
+
+// window is how far signed timestamps may lie from the registry's clock.
+func (r *Registry) window() identity.Window {
+	return identity.Window{Past: r.cfg.MaxClockSkew, Future: r.cfg.MaxFutureSkew}
+}
+
+// checkEntry validates an announcement's fields, that its address is the node's own, and (without the
+// private opt-in) that its endpoint is not internal. Mirrored entries go through it too.
+func (r *Registry) checkEntry(info PeerInfo) error {
+	if err := info.Validate(); err != nil {
+		return err
+	}
+	if err := info.CheckOwnership(r.cfg.NetworkPrefix); err != nil {
+		return err
+	}
+	if !r.cfg.AllowPrivate {
+		return info.CheckTarget()
+	}
+	return nil
 }
 
 func jsonKind(field string) string {

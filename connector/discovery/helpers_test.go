@@ -20,7 +20,9 @@ type clock struct {
 	t  time.Time
 }
 
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)} }
+// newClock starts at the real time, so that a message signed by the real clock is within the registry's
+// skew window until a test moves the clock.
+func newClock() *clock { return &clock{t: time.Now().Truncate(time.Millisecond)} }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
@@ -46,7 +48,30 @@ func startRegistry(t *testing.T, cfg RegistryConfig) (*Registry, string) {
 	}
 	srv := httptest.NewServer(reg)
 	t.Cleanup(srv.Close)
+	if cfg.Now != nil {
+		registryClocks.Store(srv.URL, cfg.Now)
+		t.Cleanup(func() { registryClocks.Delete(srv.URL) })
+	}
 	return reg, srv.URL
+}
+
+// registryClocks maps a test registry's URL to its clock, so that a test node signs by the clock of the
+// registry it talks to; lastSigned holds, per key, the last time a helper signed for, so that every
+// message a helper signs is newer than the one before, as a real node's are.
+var registryClocks, lastSigned sync.Map
+
+// signingTime is the time a helper signs a message to base with key at.
+func signingTime(base string, key ed25519.PrivateKey) time.Time {
+	now := time.Now()
+	if c, ok := registryClocks.Load(base); ok {
+		now = c.(func() time.Time)()
+	}
+	k := string(key.Public().(ed25519.PublicKey))
+	if last, ok := lastSigned.Load(k); ok && !now.After(last.(time.Time)) {
+		now = last.(time.Time).Add(time.Millisecond)
+	}
+	lastSigned.Store(k, now)
+	return now
 }
 
 type testNode struct {
@@ -65,7 +90,7 @@ func newTestNode(t *testing.T, id string) testNode {
 		t.Fatal(err)
 	}
 	return testNode{key: key, info: PeerInfo{
-		NodeID: id, BTPEndpoint: "ws://127.0.0.1:4000/" + id, ILPAddress: "test.m2m." + id,
+		NodeID: id, BTPEndpoint: "ws://" + id + ".example:4000/", ILPAddress: OwnAddress(DefaultNetworkPrefix, id),
 		Capabilities: []string{"evm-settlement"}, Version: "test",
 	}}
 }
@@ -87,24 +112,68 @@ func (n testNode) announce(t *testing.T, base string) (int, answer) {
 	return postAnnouncement(t, base, n.body(t), n.key)
 }
 
+// postAnnouncement posts body signed by key for the registry at base, dated by the registry's clock.
 func postAnnouncement(t *testing.T, base string, body []byte, key ed25519.PrivateKey) (int, answer) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+announcePath, bytes.NewReader(body))
+	var at time.Time
 	if key != nil {
-		req.Header.Set(HeaderPublicKey, identity.EncodePublicKey(key.Public().(ed25519.PublicKey)))
-		req.Header.Set(HeaderSignature, identity.SignBody(key, body))
+		at = signingTime(base, key)
+	}
+	return postAnnouncementAt(t, base, body, key, at)
+}
+
+// postAnnouncementAt posts body signed by key for the registry at base, dated at.
+func postAnnouncementAt(t *testing.T, base string, body []byte, key ed25519.PrivateKey, at time.Time) (int, answer) {
+	t.Helper()
+	return sendSigned(t, base, signedAnnouncement(base, body, key, at))
+}
+
+// signedMessage is a captured request: what an eavesdropper could replay byte for byte.
+type signedMessage struct {
+	method, path string
+	body         []byte
+	header       http.Header
+}
+
+func signedAnnouncement(base string, body []byte, key ed25519.PrivateKey, at time.Time) signedMessage {
+	h := http.Header{}
+	if key != nil {
+		ts, sig := identity.SignMessage(key, identity.PurposeAnnounce, base, at, body)
+		h.Set(HeaderPublicKey, identity.EncodePublicKey(key.Public().(ed25519.PublicKey)))
+		h.Set(HeaderTimestamp, ts)
+		h.Set(HeaderSignature, sig)
+	}
+	return signedMessage{http.MethodPost, announcePath, body, h}
+}
+
+func signedDelete(base, id string, key ed25519.PrivateKey, at time.Time) signedMessage {
+	h := http.Header{}
+	ts, sig := identity.SignMessage(key, identity.PurposeDelete, base, at, []byte(id))
+	h.Set(HeaderTimestamp, ts)
+	h.Set(HeaderSignature, sig)
+	return signedMessage{http.MethodDelete, deletePath(id), nil, h}
+}
+
+// sendSigned sends m to the registry at base.
+func sendSigned(t *testing.T, base string, m signedMessage) (int, answer) {
+	t.Helper()
+	req, _ := http.NewRequest(m.method, base+m.path, bytes.NewReader(m.body))
+	for k, v := range m.header {
+		req.Header[k] = v
 	}
 	return send(t, req)
+}
+
+// deleteNow sends DELETE /api/v1/peers/id signed by key, dated by the registry's clock.
+func deleteNow(t *testing.T, base, id string, key ed25519.PrivateKey) (int, answer) {
+	t.Helper()
+	return deleteSigned(t, base, id, key, signingTime(base, key))
 }
 
 // deleteSigned sends DELETE /api/v1/peers/id signed by key at the given time.
 func deleteSigned(t *testing.T, base, id string, key ed25519.PrivateKey, at time.Time) (int, answer) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodDelete, base+deletePath(id), nil)
-	ts, sig := identity.SignRequest(key, http.MethodDelete, deletePath(id), at)
-	req.Header.Set(HeaderTimestamp, ts)
-	req.Header.Set(HeaderSignature, sig)
-	return send(t, req)
+	return sendSigned(t, base, signedDelete(base, id, key, at))
 }
 
 // answer is any registry answer: success/ttl/error, or the peer list.
@@ -149,4 +218,16 @@ func nodeIDs(peers []PeerInfo) []string {
 		ids = append(ids, p.NodeID)
 	}
 	return ids
+}
+
+func getJSONInto(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -28,7 +28,7 @@ func (s *linkSink) RemovePeer(nodeID string) { s.removed.Store(nodeID, true) }
 func TestPeerDownForAnIntervalIsHandedOverAgainAndRemovedWhenItLeaves(t *testing.T) {
 	const interval = 50 * time.Millisecond
 	clk := newClock()
-	_, base := startRegistry(t, RegistryConfig{})
+	_, base := startRegistry(t, RegistryConfig{Now: clk.Now})
 	bob := newTestNode(t, "bob")
 	bob.announce(t, base)
 
@@ -61,7 +61,7 @@ func TestPeerDownForAnIntervalIsHandedOverAgainAndRemovedWhenItLeaves(t *testing
 	testenv.WaitFor(t, time.Second, "bob handed over again", func() bool { return sink.callCount() == 2 })
 
 	// bob deregisters: alice's sink is told to drop him.
-	if code, _ := deleteSigned(t, base, "bob", bob.key, time.Now()); code != http.StatusOK {
+	if code, _ := deleteNow(t, base, "bob", bob.key); code != http.StatusOK {
 		t.Fatalf("bob's DELETE: %d", code)
 	}
 	testenv.WaitFor(t, time.Second, "bob removed", func() bool { _, ok := sink.removed.Load("bob"); return ok })

@@ -16,6 +16,8 @@ import (
 type SignedAnnouncement struct {
 	Body      []byte `json:"body"`      // the exact body posted, standard base64 in JSON
 	Signature string `json:"signature"` // the X-M2M-Signature it came with
+	Timestamp string `json:"timestamp"` // the X-M2M-Timestamp it came with
+	Origin    string `json:"origin"`    // the registry origin it was signed for
 }
 
 // mirror pulls another registry's change feed into this one.
@@ -69,7 +71,7 @@ func (r *Registry) applyMirror(m *mirror) {
 	refused := 0
 	r.mu.Lock()
 	for id, p := range m.feed.peers {
-		info, err := verifyMirrored(p)
+		info, err := verifyMirrored(p, r.checkEntry)
 		if err != nil {
 			refused++
 			r.log.Debug("mirrored entry does not verify; not served", "mirror", m.display, "nodeId", id, "err", err)
@@ -121,8 +123,8 @@ func (r *Registry) applyMirror(m *mirror) {
 }
 
 // verifyMirrored checks that a mirrored entry is what its node signed: the signature verifies with the
-// entry's key over the body, and the body, validated as an announcement, says what the entry says.
-func verifyMirrored(p wirePeer) (PeerInfo, error) {
+// entry's key over the body, and the body, checked as an announcement here (check), says what the entry says.
+func verifyMirrored(p wirePeer, check func(PeerInfo) error) (PeerInfo, error) {
 	if p.Signed == nil {
 		return PeerInfo{}, fmt.Errorf("no signed announcement")
 	}
@@ -130,12 +132,12 @@ func verifyMirrored(p wirePeer) (PeerInfo, error) {
 	if err != nil {
 		return PeerInfo{}, fmt.Errorf("publicKey: %w", err)
 	}
-	if err := identity.VerifyBody(pub, p.Signed.Body, p.Signed.Signature); err != nil {
+	if _, err := identity.VerifySignature(pub, identity.PurposeAnnounce, p.Signed.Origin, p.Signed.Timestamp, p.Signed.Signature, p.Signed.Body); err != nil {
 		return PeerInfo{}, fmt.Errorf("signature: %w", err)
 	}
 	info, err := decodeAnnouncement(p.Signed.Body)
 	if err == nil {
-		err = info.Validate()
+		err = check(info)
 	}
 	if err != nil {
 		return PeerInfo{}, err

@@ -3,6 +3,7 @@
 package discovery
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -25,12 +26,24 @@ type PeerInfo struct {
 	PublicKey string `json:"publicKey,omitempty"`
 }
 
-// HTTP headers that carry a node's identity.
+// HTTP headers that carry a node's identity. The signature is over identity.SignedMessage: purpose
+// (identity.PurposeAnnounce or PurposeDelete), the registry's origin, the timestamp and the body (for a
+// DELETE, the node id).
 const (
 	HeaderPublicKey = "X-M2M-Public-Key" // announce: the signer's key, standard base64
-	HeaderSignature = "X-M2M-Signature"  // announce: over the exact body; DELETE: over method, path, timestamp
-	HeaderTimestamp = "X-M2M-Timestamp"  // DELETE: Unix milliseconds, part of what is signed
+	HeaderSignature = "X-M2M-Signature"  // announce and DELETE: ed25519, standard base64
+	HeaderTimestamp = "X-M2M-Timestamp"  // announce and DELETE: Unix milliseconds, part of what is signed
 )
+
+// DefaultNetworkPrefix is the ILP prefix under which a registry's nodes have their addresses.
+const DefaultNetworkPrefix = "g.m2m"
+
+// ErrAddressNotOwned is wrapped when an entry's ilpAddress is not <network prefix>.<nodeId>: a node routes
+// exactly its own address, never a parent's prefix, a neighbour's address or anything under them.
+var ErrAddressNotOwned = errors.New("ilpAddress is not the node's own address")
+
+// OwnAddress is the one ILP address node nodeID may announce in a network with the given prefix.
+func OwnAddress(networkPrefix, nodeID string) string { return networkPrefix + "." + nodeID }
 
 // KnownCapabilities are the capability names an announcement may carry.
 var KnownCapabilities = []string{"evm-settlement", "xrp-settlement", "aptos-settlement"}
@@ -47,12 +60,15 @@ const (
 type FieldError struct {
 	Field  string
 	Reason string // names the offending value
+	Err    error  // a sentinel such as ErrAddressNotOwned or ErrInternalTarget, or nil
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
+func (e *FieldError) Unwrap() error { return e.Err }
+
 func fieldErr(field, value, reason string) *FieldError {
-	return &FieldError{field, quoteShort(value) + " " + reason}
+	return &FieldError{Field: field, Reason: quoteShort(value) + " " + reason}
 }
 
 // Validate checks an announcement's fields; LastSeen and PublicKey are ignored.
@@ -64,7 +80,7 @@ func (p PeerInfo) Validate() error {
 		return err
 	}
 	if err := ilp.ValidAddress(p.ILPAddress); err != nil {
-		return &FieldError{"ilpAddress", err.Error()}
+		return &FieldError{Field: "ilpAddress", Reason: err.Error()}
 	}
 	if len(p.Capabilities) > maxCapabilities {
 		return fieldErr("capabilities", strings.Join(p.Capabilities, ","), fmt.Sprintf("has more than %d entries", maxCapabilities))
@@ -79,6 +95,28 @@ func (p PeerInfo) Validate() error {
 	}
 	if len(p.Version) > maxVersionLen || !printable(p.Version) {
 		return fieldErr("version", p.Version, fmt.Sprintf("must be at most %d printable ASCII characters", maxVersionLen))
+	}
+	return nil
+}
+
+// CheckOwnership refuses an entry whose ilpAddress is not OwnAddress(networkPrefix, nodeId).
+func (p PeerInfo) CheckOwnership(networkPrefix string) error {
+	if want := OwnAddress(networkPrefix, p.NodeID); p.ILPAddress != want {
+		return &FieldError{Field: "ilpAddress", Err: ErrAddressNotOwned,
+			Reason: fmt.Sprintf("%s is not this node's own address: in network %s node %s announces exactly %s", quoteShort(p.ILPAddress), networkPrefix, p.NodeID, want)}
+	}
+	return nil
+}
+
+// CheckTarget refuses an entry whose btpEndpoint host is internal (see CheckEndpointHost).
+func (p PeerInfo) CheckTarget() error {
+	u, err := url.Parse(p.BTPEndpoint)
+	if err != nil {
+		return fieldErr("btpEndpoint", p.BTPEndpoint, "is not a URL")
+	}
+	if err := CheckEndpointHost(u.Hostname()); err != nil {
+		return &FieldError{Field: "btpEndpoint", Err: ErrInternalTarget,
+			Reason: strings.TrimPrefix(err.Error(), ErrInternalTarget.Error()+": ") + "; publish a public name or address (private networks need the registry's opt-in)"}
 	}
 	return nil
 }

@@ -8,10 +8,15 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/m2mnet/m2m/connector/ilp"
 )
 
 // Registry defaults.
@@ -24,10 +29,13 @@ const (
 	DefaultMaxNodes     = 10000
 	DefaultMaxPerClient = 32 // node ids registered from one client network (IPv4 address, IPv6 /64)
 	DefaultMaxClockSkew = 5 * time.Minute
-	DefaultKeyRetention = 30 * 24 * time.Hour
-	DefaultFlushEvery   = 10 * time.Second
-	maxBodyBytes        = 16 << 10
-	shutdownGrace       = 10 * time.Second
+	// DefaultMaxFutureSkew is how far ahead of the registry's clock a signed timestamp may be. It is small:
+	// a timestamp ahead of the clock holds off the node's own later messages until the clock catches up.
+	DefaultMaxFutureSkew = 30 * time.Second
+	DefaultKeyRetention  = 30 * 24 * time.Hour
+	DefaultFlushEvery    = 10 * time.Second
+	maxBodyBytes         = 16 << 10
+	shutdownGrace        = 10 * time.Second
 )
 
 // RegistryConfig configures a Registry; zero fields take the defaults above.
@@ -55,8 +63,20 @@ type RegistryConfig struct {
 	Mirrors []string
 	// HTTPClient is used to pull mirrors; defaults to a client with a 10 s timeout.
 	HTTPClient *http.Client
-	// MaxClockSkew is how far a signed DELETE's timestamp may be from the registry's clock.
-	MaxClockSkew time.Duration
+	// MaxClockSkew is how old a signed announcement's or DELETE's timestamp may be; MaxFutureSkew how far
+	// ahead of the registry's clock.
+	MaxClockSkew  time.Duration
+	MaxFutureSkew time.Duration
+	// NetworkPrefix is the ILP prefix of the network (default DefaultNetworkPrefix): node <id> may announce
+	// exactly the address <NetworkPrefix>.<id>.
+	NetworkPrefix string
+	// Origin is the registry's public origin (scheme://host[:port]) that signatures must name. Empty means
+	// the origin the request was sent to (its Host header, https when the connection is TLS); set it when
+	// a proxy in front changes the scheme or host.
+	Origin string
+	// AllowPrivate accepts btpEndpoints on loopback, private and link-local addresses (a private network,
+	// tests). Off, such endpoints are refused, since every node would dial them.
+	AllowPrivate bool
 	// KeyRetention is how long a node id stays bound to its key after the node was last seen.
 	KeyRetention time.Duration
 	// FlushEvery is how often queued lastSeen refreshes are written out and mirrors are pulled.
@@ -105,6 +125,18 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	cfg.MaxNodes = orDefault(cfg.MaxNodes, DefaultMaxNodes)
 	cfg.MaxPerClient = orDefault(cfg.MaxPerClient, DefaultMaxPerClient)
 	cfg.MaxClockSkew = orDefault(cfg.MaxClockSkew, DefaultMaxClockSkew)
+	cfg.MaxFutureSkew = orDefault(cfg.MaxFutureSkew, DefaultMaxFutureSkew)
+	cfg.NetworkPrefix = orDefault(cfg.NetworkPrefix, DefaultNetworkPrefix)
+	if err := ilp.ValidPrefix(cfg.NetworkPrefix); err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrBadNetworkPrefix, cfg.NetworkPrefix, err)
+	}
+	if cfg.Origin != "" {
+		o, err := originOf(cfg.Origin)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadOrigin, err)
+		}
+		cfg.Origin = o
+	}
 	cfg.KeyRetention = orDefault(cfg.KeyRetention, DefaultKeyRetention)
 	cfg.FlushEvery = orDefault(cfg.FlushEvery, DefaultFlushEvery)
 	if cfg.Now == nil {
@@ -116,6 +148,7 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: DefaultRequestTimeout}
 	}
+	removed := removeStaleTemps(cfg.DataDir)
 	st, err := loadState(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -154,7 +187,8 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 		j.close()
 		return nil, err
 	}
-	r.log.Info("discovery registry state loaded", "dir", cfg.DataDir, "nodes", len(r.nodes))
+	r.log.Info("discovery registry state loaded", "dir", cfg.DataDir, "nodes", len(r.nodes), "staleTempFilesRemoved", removed,
+		"networkPrefix", cfg.NetworkPrefix, "allowPrivate", cfg.AllowPrivate)
 	return r, nil
 }
 
@@ -243,6 +277,46 @@ func (r *Registry) save() error {
 // live reports whether a record is listed: announced, not deregistered, and seen within 2×TTL.
 func (r *Registry) live(rec *record, now time.Time) bool {
 	return !rec.Deleted && now.Sub(time.UnixMilli(rec.LastSeen)) <= 2*r.cfg.TTL
+}
+
+// Typed configuration errors, for cmd/ to name its flags.
+var (
+	ErrBadNetworkPrefix = errors.New("invalid network prefix")
+	ErrBadOrigin        = errors.New("invalid registry origin")
+)
+
+// removeStaleTemps deletes the temp files that writes interrupted by a crash left behind (the state file
+// itself is replaced by rename, so it is never partial) and returns how many there were.
+func removeStaleTemps(dir string) int {
+	stale, _ := filepath.Glob(filepath.Join(dir, "."+StateFileName+".*.tmp"))
+	n := 0
+	for _, f := range stale {
+		if os.Remove(f) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// originOf is the origin a signature names for a registry at base: scheme://host[:port], lower case.
+func originOf(base string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(base))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s is not an http:// or https:// URL, e.g. https://discovery.example.com", quoteShort(base))
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}
+
+// requestOrigin is the origin a request was signed for: the configured one, else where it was sent.
+func (r *Registry) requestOrigin(req *http.Request) string {
+	if r.cfg.Origin != "" {
+		return r.cfg.Origin
+	}
+	scheme := "http"
+	if req.TLS != nil {
+		scheme = "https"
+	}
+	return strings.ToLower(scheme + "://" + req.Host)
 }
 
 func orDefault[T comparable](v, def T) T {

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -145,28 +146,34 @@ func TestAnnounceRequiresAValidSignature(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, base+announcePath, bytes.NewReader(body))
 		return req
 	}
+	signed := func(key ed25519.PrivateKey, purpose, origin string, b []byte) func() *http.Request {
+		return func() *http.Request {
+			r := unsigned()
+			ts, sig := identity.SignMessage(key, purpose, origin, time.Now(), b)
+			r.Header.Set(HeaderPublicKey, identity.EncodePublicKey(alice.pub()))
+			r.Header.Set(HeaderTimestamp, ts)
+			r.Header.Set(HeaderSignature, sig)
+			return r
+		}
+	}
 	tests := []struct {
 		name  string
 		req   func() *http.Request
 		wants string
 	}{
 		{"no headers", unsigned, HeaderSignature},
-		{"signature of another body", func() *http.Request {
-			r := unsigned()
-			r.Header.Set(HeaderPublicKey, identity.EncodePublicKey(alice.pub()))
-			r.Header.Set(HeaderSignature, identity.SignBody(alice.key, []byte(`{}`)))
+		{"signature of another body", signed(alice.key, identity.PurposeAnnounce, base, []byte(`{}`)), "does not verify"},
+		{"key of one node, signature of another", signed(mallory.key, identity.PurposeAnnounce, base, body), "does not verify"},
+		{"signed for another registry", signed(alice.key, identity.PurposeAnnounce, "http://other-registry.example:9000", body), "does not verify"},
+		{"signed for another purpose", signed(alice.key, identity.PurposeDelete, base, body), "does not verify"},
+		{"no timestamp", func() *http.Request {
+			r := signed(alice.key, identity.PurposeAnnounce, base, body)()
+			r.Header.Del(HeaderTimestamp)
 			return r
-		}, "does not match"},
-		{"key of one node, signature of another", func() *http.Request {
-			r := unsigned()
-			r.Header.Set(HeaderPublicKey, identity.EncodePublicKey(alice.pub()))
-			r.Header.Set(HeaderSignature, identity.SignBody(mallory.key, body))
-			return r
-		}, "does not match"},
+		}, HeaderTimestamp},
 		{"public key not base64", func() *http.Request {
-			r := unsigned()
+			r := signed(alice.key, identity.PurposeAnnounce, base, body)()
 			r.Header.Set(HeaderPublicKey, "not-a-key!")
-			r.Header.Set(HeaderSignature, identity.SignBody(alice.key, body))
 			return r
 		}, HeaderPublicKey},
 	}
@@ -200,7 +207,7 @@ func TestHijackWithAnotherKeyIsRefused(t *testing.T) {
 	check("while alice is live")
 	clk.Advance(3 * DefaultTTL)
 	check("after alice expired")
-	if code, a := deleteSigned(t, base, "alice", alice.key, clk.Now()); code != http.StatusOK {
+	if code, a := deleteNow(t, base, "alice", alice.key); code != http.StatusOK {
 		t.Fatalf("alice's own DELETE: %d %+v", code, a)
 	}
 	check("after alice deregistered")
@@ -312,17 +319,18 @@ func TestDeleteMustBeSignedByTheBoundKey(t *testing.T) {
 		send  func() (int, answer)
 		wants string
 	}{
-		{"signed by another key", http.StatusUnauthorized, func() (int, answer) { return deleteSigned(t, base, "alice", mallory.key, clk.Now()) }, "does not match"},
+		{"signed by another key", http.StatusUnauthorized, func() (int, answer) { return deleteSigned(t, base, "alice", mallory.key, clk.Now()) }, "does not verify"},
 		{"stale timestamp", http.StatusUnauthorized, func() (int, answer) {
 			return deleteSigned(t, base, "alice", alice.key, clk.Now().Add(-6*time.Minute))
-		}, "clock"},
-		{"signature for another node's path", http.StatusUnauthorized, func() (int, answer) {
-			req, _ := http.NewRequest(http.MethodDelete, base+deletePath("alice"), nil)
-			ts, sig := identity.SignRequest(alice.key, http.MethodDelete, deletePath("bob"), clk.Now())
-			req.Header.Set(HeaderTimestamp, ts)
-			req.Header.Set(HeaderSignature, sig)
-			return send(t, req)
-		}, "does not match"},
+		}, "too old"},
+		{"timestamp 31 s ahead", http.StatusUnauthorized, func() (int, answer) {
+			return deleteSigned(t, base, "alice", alice.key, clk.Now().Add(31*time.Second))
+		}, "future"},
+		{"signature for another node", http.StatusUnauthorized, func() (int, answer) {
+			m := signedDelete(base, "bob", alice.key, clk.Now())
+			m.path = deletePath("alice")
+			return sendSigned(t, base, m)
+		}, "does not verify"},
 		{"unknown node", http.StatusNotFound, func() (int, answer) { return deleteSigned(t, base, "nobody", alice.key, clk.Now()) }, "not registered"},
 		{"invalid node id", http.StatusBadRequest, func() (int, answer) { return deleteSigned(t, base, "a.b", alice.key, clk.Now()) }, "nodeId"},
 	}
@@ -338,7 +346,7 @@ func TestDeleteMustBeSignedByTheBoundKey(t *testing.T) {
 		t.Fatalf("a refused DELETE removed the peer: %+v", a.Peers)
 	}
 
-	signedAt := clk.Now()
+	signedAt := signingTime(base, alice.key)
 	if code, a := deleteSigned(t, base, "alice", alice.key, signedAt); code != http.StatusOK || a.Success == nil || !*a.Success {
 		t.Fatalf("owner's DELETE: %d %+v", code, a)
 	}

@@ -35,8 +35,11 @@ type record struct {
 	PublicKey    string   `json:"publicKey"`
 	LastSeen     int64    `json:"lastSeen"` // Unix milliseconds
 	Deleted      bool     `json:"deleted,omitempty"`
-	// LastDelete is the signed time (Unix ms) of the newest DELETE accepted; an older or equal one is a replay.
-	LastDelete int64 `json:"lastDelete,omitempty"`
+	// LastDelete is the signed time (Unix ms, at most the registry's clock then) of the newest DELETE
+	// accepted and LastAnnounce that of the newest announcement: a message signed at or before either is
+	// a replay.
+	LastDelete   int64 `json:"lastDelete,omitempty"`
+	LastAnnounce int64 `json:"lastAnnounce,omitempty"`
 
 	// Seq is the change number of the record's last listed change (the change feed's order); Listed is
 	// whether it was listed after that change, so that an expiry becomes a change of its own.

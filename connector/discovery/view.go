@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/m2mnet/m2m/connector/identity"
@@ -27,6 +29,13 @@ func (c *Client) merge() {
 				c.log.Debug("ignoring invalid registry entry", "registry", e.display, "err", err)
 				continue
 			}
+			if why := c.distrust(p); why != "" {
+				if c.dropped[p.NodeID] != why {
+					c.dropped[p.NodeID] = why
+					c.log.Warn("ignoring discovered peer", "registry", e.display, "peer", p.NodeID, "ilpAddress", p.ILPAddress, "reason", why)
+				}
+				continue
+			}
 			key, err := identity.ParsePublicKey(p.PublicKey)
 			if err != nil {
 				c.log.Debug("ignoring registry entry without a usable public key", "registry", e.display, "peer", p.NodeID, "err", err)
@@ -44,11 +53,39 @@ func (c *Client) merge() {
 		}
 	}
 	for id := range view {
+		delete(c.dropped, id)
 		if _, ok := c.view[id]; !ok {
 			c.log.Info("discovered peer", "peer", id, "btpEndpoint", view[id].BTPEndpoint, "ilpAddress", view[id].ILPAddress)
 		}
 	}
 	c.view = view
+}
+
+// distrust says why a registry entry must not become a peer, or "" when it may: discovery carries no
+// authority over routes, so the client re-checks what any registry says. c.mu is held.
+func (c *Client) distrust(p PeerInfo) string {
+	if err := p.CheckOwnership(c.cfg.NetworkPrefix); err != nil {
+		return err.Error()
+	}
+	if overlaps(p.ILPAddress, c.cfg.Self.ILPAddress) {
+		return fmt.Sprintf("its address %s overlaps this node's own address %s", p.ILPAddress, c.cfg.Self.ILPAddress)
+	}
+	for _, sp := range c.cfg.StaticPrefixes {
+		if overlaps(p.ILPAddress, sp) {
+			return fmt.Sprintf("its address %s overlaps %s, a prefix this node routes to a configured peer", p.ILPAddress, sp)
+		}
+	}
+	if !c.cfg.AllowPrivate {
+		if err := p.CheckTarget(); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
+}
+
+// overlaps reports whether ILP addresses or prefixes a and b are equal or one sits under the other.
+func overlaps(a, b string) bool {
+	return a == b || strings.HasPrefix(a, b+".") || strings.HasPrefix(b, a+".")
 }
 
 // noteReachability logs an outage once when it starts and once when it ends, and a refusal once per
@@ -114,7 +151,7 @@ func (c *Client) deregister() {
 			if err != nil {
 				return
 			}
-			ts, sig := identity.SignRequest(c.cfg.Key, http.MethodDelete, path, c.cfg.Now())
+			ts, sig := identity.SignMessage(c.cfg.Key, identity.PurposeDelete, e.origin, c.signingTime(), []byte(c.cfg.Self.NodeID))
 			req.Header.Set(HeaderTimestamp, ts)
 			req.Header.Set(HeaderSignature, sig)
 			var ans struct{}

@@ -3,6 +3,7 @@ package identity
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -68,57 +69,53 @@ func TestParsePublicKeyRefusesWrongLength(t *testing.T) {
 	}
 }
 
-func TestSignedRequestVerifiesOnlyUnchangedAndFresh(t *testing.T) {
+func TestSignedMessageVerifiesOnlyForItsPurposeRegistryTimeAndBody(t *testing.T) {
 	_, priv := mustKey(t)
 	pub := priv.Public().(ed25519.PublicKey)
 	_, other := mustKey(t)
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-	ts, sig := SignRequest(priv, "DELETE", "/api/v1/peers/alice", now)
+	body := []byte(`{"nodeId":"alice"}`)
+	const origin = "https://registry.example:9000"
+	ts, sig := SignMessage(priv, PurposeAnnounce, origin, now, body)
+	w := Window{Past: 5 * time.Minute, Future: 30 * time.Second}
 
 	tests := []struct {
-		name           string
-		pub            ed25519.PublicKey
-		method, path   string
-		ts, sig        string
-		now            time.Time
-		ok             bool
-		wantErrContain string
+		name            string
+		pub             ed25519.PublicKey
+		purpose, origin string
+		ts, sig         string
+		body            []byte
+		now             time.Time
+		want            error
 	}{
-		{"valid", pub, "DELETE", "/api/v1/peers/alice", ts, sig, now.Add(time.Minute), true, ""},
-		{"other path", pub, "DELETE", "/api/v1/peers/bob", ts, sig, now, false, "does not match"},
-		{"other method", pub, "POST", "/api/v1/peers/alice", ts, sig, now, false, "does not match"},
-		{"other key", other.Public().(ed25519.PublicKey), "DELETE", "/api/v1/peers/alice", ts, sig, now, false, "does not match"},
-		{"stale", pub, "DELETE", "/api/v1/peers/alice", ts, sig, now.Add(6 * time.Minute), false, "away from this server's clock"},
-		{"from the future", pub, "DELETE", "/api/v1/peers/alice", ts, sig, now.Add(-6 * time.Minute), false, "away from this server's clock"},
-		{"timestamp not a number", pub, "DELETE", "/api/v1/peers/alice", "yesterday", sig, now, false, "not Unix milliseconds"},
-		{"signature garbage", pub, "DELETE", "/api/v1/peers/alice", ts, "abc", now, false, "not standard base64"},
+		{"valid", pub, PurposeAnnounce, origin, ts, sig, body, now.Add(time.Minute), nil},
+		{"origin in other case", pub, PurposeAnnounce, "HTTPS://Registry.example:9000", ts, sig, body, now, nil},
+		{"other purpose", pub, PurposeDelete, origin, ts, sig, body, now, ErrBadMessageSig},
+		{"other registry", pub, PurposeAnnounce, "https://other.example:9000", ts, sig, body, now, ErrBadMessageSig},
+		{"one more space in the body", pub, PurposeAnnounce, origin, ts, sig, []byte(`{"nodeId":"alice" }`), now, ErrBadMessageSig},
+		{"timestamp changed", pub, PurposeAnnounce, origin, "1795770000001", sig, body, time.UnixMilli(1795770000001), ErrBadMessageSig},
+		{"other key", other.Public().(ed25519.PublicKey), PurposeAnnounce, origin, ts, sig, body, now, ErrBadMessageSig},
+		{"stale", pub, PurposeAnnounce, origin, ts, sig, body, now.Add(6 * time.Minute), ErrStale},
+		{"31 s in the future", pub, PurposeAnnounce, origin, ts, sig, body, now.Add(-31 * time.Second), ErrFromFuture},
+		{"timestamp not a number", pub, PurposeAnnounce, origin, "yesterday", sig, body, now, ErrBadTimestamp},
+		{"signature garbage", pub, PurposeAnnounce, origin, ts, "abc", body, now, ErrBadMessageSig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			at, err := VerifyRequest(tt.pub, tt.method, tt.path, tt.ts, tt.sig, tt.now, 5*time.Minute)
-			if tt.ok {
+			at, err := VerifyMessage(tt.pub, tt.purpose, tt.origin, tt.ts, tt.sig, tt.body, tt.now, w)
+			if tt.want == nil {
 				if err != nil || !at.Equal(now) {
 					t.Fatalf("got %v, %v; want %v", at, err, now)
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErrContain) {
-				t.Fatalf("err = %v, want one containing %q", err, tt.wantErrContain)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if strings.Contains(err.Error(), tt.sig) && tt.sig != "abc" {
+				t.Errorf("error repeats the signature: %v", err)
 			}
 		})
-	}
-}
-
-func TestBodySignatureCoversEveryByte(t *testing.T) {
-	_, priv := mustKey(t)
-	pub := priv.Public().(ed25519.PublicKey)
-	body := []byte(`{"nodeId":"alice"}`)
-	sig := SignBody(priv, body)
-	if err := VerifyBody(pub, body, sig); err != nil {
-		t.Fatal(err)
-	}
-	if err := VerifyBody(pub, []byte(`{"nodeId":"alice" }`), sig); err == nil {
-		t.Fatal("a body with one more space verified")
 	}
 }
 

@@ -6,64 +6,86 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// Domain-separation prefixes: every signed message starts with one, so a signature made for one purpose
-// (a request, a token) can never be replayed as another. Announcement bodies are signed as they are, and
-// they are JSON objects, which start with '{' and so cannot collide with these prefixes.
+// Purposes of a signed registry message. The purpose is the first line of what is signed, so a signature
+// made for one purpose (an announcement, a deregistration, a BTP token) is never valid as another.
 const (
-	requestDomain = "m2m-request-v1\n"
-	tokenDomain   = "m2m-btp-token-v1\n"
+	PurposeAnnounce = "m2m-announce-v1"
+	PurposeDelete   = "m2m-delete-v1"
+	tokenDomain     = "m2m-btp-token-v1\n"
 )
 
-// SignBody signs an exact request body (an announcement) and returns the signature as standard base64.
-func SignBody(key ed25519.PrivateKey, body []byte) string {
-	return base64.StdEncoding.EncodeToString(ed25519.Sign(key, body))
+// Errors from VerifyMessage, for errors.Is.
+var (
+	ErrBadTimestamp  = errors.New("timestamp is not Unix milliseconds")
+	ErrStale         = errors.New("timestamp is too old")
+	ErrFromFuture    = errors.New("timestamp is too far in the future")
+	ErrBadMessageSig = errors.New("signature does not verify")
+)
+
+// SignedMessage is the exact byte string a registry message is signed over:
+//
+//	<purpose>\n<registry origin>\n<unix ms>\n<body>
+//
+// It binds what the message is for, which registry it is for (scheme://host[:port], lower case), when it
+// was made and its exact body, so that a captured signature cannot be replayed at another registry, for
+// another purpose or (with the registry's "strictly newer" rule) later.
+func SignedMessage(purpose, origin string, unixMs int64, body []byte) []byte {
+	head := purpose + "\n" + strings.ToLower(origin) + "\n" + strconv.FormatInt(unixMs, 10) + "\n"
+	return append([]byte(head), body...)
 }
 
-// VerifyBody checks a SignBody signature over body.
-func VerifyBody(pub ed25519.PublicKey, body []byte, signature string) error {
-	sig, err := base64.StdEncoding.DecodeString(signature)
-	if err != nil || len(sig) != ed25519.SignatureSize {
-		return errors.New("signature is not standard base64 of a 64-byte ed25519 signature")
-	}
-	if !ed25519.Verify(pub, body, sig) {
-		return errors.New("signature does not match the body and public key")
-	}
-	return nil
-}
-
-// SignRequest signs a body-less request (method, path, time) and returns the timestamp (Unix milliseconds,
+// SignMessage signs a registry message made at time at and returns the timestamp (Unix milliseconds,
 // decimal) and the signature (standard base64) to send with it.
-func SignRequest(key ed25519.PrivateKey, method, path string, at time.Time) (timestamp, signature string) {
-	timestamp = strconv.FormatInt(at.UnixMilli(), 10)
-	sig := ed25519.Sign(key, requestMessage(method, path, timestamp))
-	return timestamp, base64.StdEncoding.EncodeToString(sig)
+func SignMessage(key ed25519.PrivateKey, purpose, origin string, at time.Time, body []byte) (timestamp, signature string) {
+	ms := at.UnixMilli()
+	sig := ed25519.Sign(key, SignedMessage(purpose, origin, ms, body))
+	return strconv.FormatInt(ms, 10), base64.StdEncoding.EncodeToString(sig)
 }
 
-// VerifyRequest checks a SignRequest signature and that its timestamp is within maxSkew of now. It returns
-// the signed time so the caller can refuse a replay of an older request.
-func VerifyRequest(pub ed25519.PublicKey, method, path, timestamp, signature string, now time.Time, maxSkew time.Duration) (time.Time, error) {
+// Window is how far a signed timestamp may lie from the verifier's clock.
+type Window struct {
+	Past   time.Duration // how old a message may be
+	Future time.Duration // how far ahead of this clock it may be (the signer's clock runs fast)
+}
+
+// VerifyMessage checks a SignMessage signature by pub over purpose, origin, timestamp and body, and that the
+// timestamp lies within w of now. It returns the signed time so that the caller can refuse anything not
+// newer than what it accepted before. Errors wrap the Err… values above and never repeat the signature.
+func VerifyMessage(pub ed25519.PublicKey, purpose, origin, timestamp, signature string, body []byte, now time.Time, w Window) (time.Time, error) {
 	ms, err := strconv.ParseInt(timestamp, 10, 64)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("timestamp %s is not Unix milliseconds", quoteShort(timestamp))
+	if err != nil || ms <= 0 {
+		return time.Time{}, fmt.Errorf("%w: got %s", ErrBadTimestamp, quoteShort(timestamp))
 	}
 	at := time.UnixMilli(ms)
-	if d := now.Sub(at); d > maxSkew || d < -maxSkew {
-		return time.Time{}, fmt.Errorf("timestamp %s is %s away from this server's clock (allowed ±%s); check the clock (NTP) and sign a fresh request",
-			at.UTC().Format(time.RFC3339), d.Round(time.Second), maxSkew)
+	if d := now.Sub(at); d > w.Past {
+		return time.Time{}, fmt.Errorf("%w: signed at %s, %s before this server's clock (at most %s); check the clock (NTP) and sign a fresh one",
+			ErrStale, at.UTC().Format(time.RFC3339), d.Round(time.Second), w.Past)
+	} else if -d > w.Future {
+		return time.Time{}, fmt.Errorf("%w: signed at %s, %s ahead of this server's clock (at most %s); check the clock (NTP)",
+			ErrFromFuture, at.UTC().Format(time.RFC3339), (-d).Round(time.Second), w.Future)
 	}
-	sig, err := base64.StdEncoding.DecodeString(signature)
-	if err != nil || len(sig) != ed25519.SignatureSize {
-		return time.Time{}, errors.New("signature is not standard base64 of a 64-byte ed25519 signature")
-	}
-	if !ed25519.Verify(pub, requestMessage(method, path, timestamp), sig) {
-		return time.Time{}, errors.New("signature does not match the request and the registered public key")
-	}
-	return at, nil
+	return VerifySignature(pub, purpose, origin, timestamp, signature, body)
 }
 
-func requestMessage(method, path, timestamp string) []byte {
-	return []byte(requestDomain + method + "\n" + path + "\n" + timestamp)
+// VerifySignature is VerifyMessage without the clock: it checks only that pub signed the message. A mirror
+// uses it to serve what another registry accepted at the time.
+func VerifySignature(pub ed25519.PublicKey, purpose, origin, timestamp, signature string, body []byte) (time.Time, error) {
+	ms, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}, fmt.Errorf("%w: got %s", ErrBadTimestamp, quoteShort(timestamp))
+	}
+	at := time.UnixMilli(ms)
+	sig, err := base64.StdEncoding.DecodeString(signature)
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return time.Time{}, fmt.Errorf("%w: not standard base64 of a 64-byte ed25519 signature", ErrBadMessageSig)
+	}
+	if !ed25519.Verify(pub, SignedMessage(purpose, origin, ms, body), sig) {
+		return time.Time{}, fmt.Errorf("%w: not made by this key over %s for registry %s at this timestamp with this body",
+			ErrBadMessageSig, purpose, quoteShort(strings.ToLower(origin)))
+	}
+	return at, nil
 }

@@ -225,7 +225,8 @@ func (n *Node) startClientLocked(p routing.Peer) {
 	n.clients[p.ID] = cancel
 	c := &btp.Client{
 		// With a DialToken every redial mints a fresh token: a signed one given once would expire.
-		Dial:      btp.DialConfig{URL: p.BTPURL, Token: p.AuthToken, TokenFunc: p.DialToken, PeerID: p.ID, Session: n.sessionConfig()},
+		Dial: btp.DialConfig{URL: p.BTPURL, Token: p.AuthToken, TokenFunc: p.DialToken, Control: p.DialControl,
+			PeerID: p.ID, Session: n.sessionConfig()},
 		Backoff:   n.cfg.Backoff,
 		OnSession: n.track,
 	}

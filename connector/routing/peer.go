@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"syscall"
 
 	"github.com/m2mnet/m2m/connector/identity"
 	"github.com/m2mnet/m2m/connector/ilp"
@@ -35,6 +36,9 @@ type Peer struct {
 	// DialToken, when set, makes the token sent for every dial to this peer instead of AuthToken, so that a
 	// reconnect presents a fresh signed token (discovered peers, and static peers given by publicKey only).
 	DialToken func() string `yaml:"-"`
+	// DialControl, when set, vets every address dialled for this peer after name resolution (net.Dialer's
+	// Control): discovered peers refuse internal addresses with it, which DNS rebinding cannot get around.
+	DialControl func(network, address string, c syscall.RawConn) error `yaml:"-"`
 }
 
 // String describes the peer without its token.

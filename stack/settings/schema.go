@@ -52,6 +52,11 @@ const (
 	PeerDiscoveryMaxPeers  = "PEER_DISCOVERY_MAX_PEERS"
 	DiscoveryPort          = "DISCOVERY_PORT"
 
+	// Discovery trust (issue 14).
+	PeerDiscoveryAllowPrivate  = "PEER_DISCOVERY_ALLOW_PRIVATE"
+	DiscoveredPeerCreditLimit  = "DISCOVERED_PEER_CREDIT_LIMIT"
+	DiscoveredPeersCreditTotal = "DISCOVERED_PEERS_CREDIT_TOTAL"
+
 	PrometheusEnabled        = "PROMETHEUS_ENABLED"
 	PrometheusPort           = "PROMETHEUS_PORT"
 	GrafanaPort              = "GRAFANA_PORT"
@@ -190,7 +195,7 @@ func Schema() []Setting {
 			Default: "tigerbeetle:3000", Validate: validHostPort, Services: connectorOnly},
 		{Name: TigerBeetleCacheGrid, Group: GroupLedger, Doc: "TigerBeetle's cache grid size (memory ≈ 3 GiB + this).", Default: "1GiB",
 			Example: "512MiB", Validate: validSize},
-		{Name: DefaultCreditLimit, Group: GroupLedger, Doc: "Credit limit for a discovered peer, in the asset's smallest unit.", Default: "1000000",
+		{Name: DefaultCreditLimit, Group: GroupLedger, Doc: "Credit limit of a peers-file entry that gives none, in the asset's smallest unit (discovered peers: DISCOVERED_PEER_CREDIT_LIMIT).", Default: "1000000",
 			Validate: validUint, Services: connectorOnly},
 
 		{Name: PeerDiscoveryEnabled, Group: GroupDiscovery, Doc: "Announce this node and connect to peers found through discovery.",
@@ -207,6 +212,13 @@ func Schema() []Setting {
 			Default: "8", Validate: validMaxPeers, Services: connectorOnly},
 		{Name: DiscoveryPort, Group: GroupDiscovery, Doc: "Host port of the bundled registry (profile discovery); 0 lets Docker pick.",
 			Default: "9000", Validate: validPort},
+		// Discovery trust (issue 14).
+		{Name: PeerDiscoveryAllowPrivate, Group: GroupDiscovery, Doc: "Accept and dial discovered peers on loopback, private and link-local addresses (a private network or a test); the bundled registry accepts them too.",
+			Default: "false", Validate: validBool, Services: connectorOnly},
+		{Name: DiscoveredPeerCreditLimit, Group: GroupDiscovery, Doc: "Credit a peer found through discovery may owe this node, in the asset's smallest unit; 0 means it can be paid through this node but owe nothing.",
+			Default: "0", Validate: validUint, Services: connectorOnly},
+		{Name: DiscoveredPeersCreditTotal, Group: GroupDiscovery, Doc: "Cap on the credit granted to all discovered peers together; a peer past it gets 0.",
+			Default: "0", Validate: validUint, Services: connectorOnly},
 
 		{Name: PrometheusEnabled, Group: GroupMonitoring, Doc: "Run Prometheus and Grafana with the node.", Default: "true", Validate: validBool},
 		{Name: PrometheusPort, Group: GroupMonitoring, Doc: "Host port (127.0.0.1) of Prometheus; 0 lets Docker pick.", Default: "9090", Validate: validPort},
