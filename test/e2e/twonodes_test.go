@@ -31,8 +31,12 @@ func TestTwoNodesDiscoverEachOtherAndForwardAPacket(t *testing.T) {
 	btpA, btpB, registry := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	endpoint := fmt.Sprintf("http://%s:%d", gw, registry)
 	node := func(btpPort int, extra map[string]string, profiles ...string) *project {
+		// The nodes reach each other through the engine's gateway, a private address: both the connectors
+		// and the registry need the private-network opt-in. The payment goes A → B, so B lets A, a peer it
+		// found through discovery, owe it what it pays out for A.
 		settings := map[string]string{settings.BTPPort: strconv.Itoa(btpPort), settings.DiscoveryPort: strconv.Itoa(registry),
-			settings.PeerDiscoveryInterval: "2s"}
+			settings.PeerDiscoveryInterval: "2s", settings.PeerDiscoveryAllowPrivate: "true",
+			settings.DiscoveredPeerCreditLimit: "1000000", settings.DiscoveredPeersCreditTotal: "1000000"}
 		for k, v := range extra {
 			settings[k] = v
 		}
