@@ -4,13 +4,10 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,8 +66,6 @@ type Pipeline struct {
 
 	limiters  sync.Map // peer id → *bucket
 	deadlines deadlines
-	idPrefix  [8]byte
-	seq       atomic.Uint64
 	now       func() time.Time
 }
 
@@ -93,8 +88,6 @@ func New(cfg Config, routes *routing.Table, l ledger.Ledger, next Next, m *metri
 		fulfilledTime:  m.PacketDuration.WithLabelValues(metrics.ResultFulfilled),
 		rejectedTime:   m.PacketDuration.WithLabelValues(metrics.ResultRejected),
 	}
-	// Transfer ids are a random per-process prefix and a counter: unique without a random read per packet.
-	_, _ = rand.Read(p.idPrefix[:])
 	return p
 }
 
@@ -188,13 +181,6 @@ func (p *Pipeline) reject(pk *packet, j *ilp.Reject) ([]byte, ilp.Code) {
 		p.log.Debug("rejected packet", "from", pk.from, "destination", pk.prepare.Destination, "code", j.Code, "message", j.Message)
 	}
 	return b, j.Code
-}
-
-func newTransferID(prefix [8]byte, seq uint64) ledger.TransferID {
-	var id ledger.TransferID
-	copy(id[:8], prefix[:])
-	binary.BigEndian.PutUint64(id[8:], seq)
-	return id
 }
 
 // isDeadline reports whether err means the deadline passed rather than the link failed.
