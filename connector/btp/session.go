@@ -246,7 +246,7 @@ func (s *Session) readLoop() {
 			*bp, err = readMessage(r, *bp)
 		}
 		if err != nil {
-			msgPool.Put(bp)
+			putMsg(bp)
 			s.fail(fmt.Errorf("read from peer %s: %w", s.peerID, err))
 			return
 		}

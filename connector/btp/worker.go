@@ -10,6 +10,16 @@ import (
 // at once. Reading a message used to cost a fresh buffer (io.ReadAll) every time.
 var msgPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
+// maxPooled is the largest buffer kept for reuse: a peer's rare large packets (up to 64 KiB) should not leave
+// a pool of large buffers behind them.
+const maxPooled = 16 << 10
+
+func putMsg(bp *[]byte) {
+	if cap(*bp) <= maxPooled {
+		msgPool.Put(bp)
+	}
+}
+
 // readMessage reads r to its end into buf, growing it as needed.
 func readMessage(r io.Reader, buf []byte) ([]byte, error) {
 	buf = buf[:0]
@@ -71,7 +81,7 @@ func (s *Session) answer(j job) {
 	resp := s.cfg.Handler.HandlePrepare(s.ctx, s.peerID, j.prepare)
 	_ = s.writeILP(TypeResponse, j.id, resp)
 	<-s.inSem
-	msgPool.Put(j.buf)
+	putMsg(j.buf)
 }
 
 // retireIdle ends half of the idle workers (the last one too), so that a burst's workers do not wait for ever; the

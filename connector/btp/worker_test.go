@@ -36,6 +36,13 @@ func TestAnswerStaysIntactWhileTheSessionReadsOn(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// A message larger than the pooled buffers (the largest ILP packet) is read whole.
+	big, _ := (&ilp.Prepare{Amount: 1, ExpiresAt: time.Now().Add(time.Minute), Destination: "test.big", Data: make([]byte, ilp.MaxDataLength)}).MarshalBinary()
+	if resp, err := cli.SendPrepare(t.Context(), big); err != nil {
+		t.Fatal(err)
+	} else if f, err := ilp.DecodeFulfill(resp); err != nil || string(f.Data) != "alice:test.big" {
+		t.Fatalf("answer to a %d-byte Prepare: %q, %v", len(big), f.Data, err)
+	}
 	if string(first) != want {
 		t.Fatalf("the first answer changed under the caller: %q, was %q", first, want)
 	}
