@@ -48,8 +48,10 @@ fuzz: ## run each fuzz target for a bounded number of inputs (a count, not a dur
 e2e: ## whole-deployment tests on the real engine (testcontainers-go)
 	$(GO) test -count=1 -timeout 15m -v ./test/e2e/...
 
-bench-ilp: ## ILP forwarding throughput/latency and codec speed
-	$(GO) test -run '^$$' -bench 'BenchmarkILP|BenchmarkCodec' -benchmem ./connector/...
+# Five samples of each benchmark: the figures are medians of five (benchstat summarises them).
+BENCH_COUNT ?= 5
+bench-ilp: ## ILP forwarding throughput/latency and codec speed, BENCH_COUNT samples each (default 5)
+	$(GO) test -run '^$$' -bench 'BenchmarkILP|BenchmarkCodec' -benchmem -count $(BENCH_COUNT) ./connector/...
 
 bench-up: ## m2mctl up against docker compose up -d --wait (set M2M_COMPOSE_BIN)
 	$(GO) test -run '^$$' -bench 'BenchmarkUp' -benchtime 5x -timeout 40m -v ./test/e2e/
