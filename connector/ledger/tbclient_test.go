@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -171,4 +172,51 @@ func TestTigerBeetleSilentClusterGetsTheClientRebuiltOnceForAllCallers(t *testin
 	if n := rec.count(logDiscarded, 1); n != 1 {
 		t.Fatalf("the first client was discarded %d times by %d callers; want once", n, callers)
 	}
+}
+
+// The native client's own lines (`warning(message_bus): … error.ConnectionRefused` on stderr without a callback)
+// come through the ledger's logger, with their scope.
+func TestTigerBeetleNativeClientLinesGoToTheLedgersLogger(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: the client's connects are refused
+	rec := newLogRecorder()
+	l, err := ledger.NewTigerBeetle(context.Background(), ledger.Options{ClusterID: "0", Address: addr, Logger: slog.New(rec)})
+	must(t, err)
+	defer l.Close()
+	deadline := time.After(30 * time.Second)
+	for {
+		rec.mu.Lock()
+		changed := rec.changed
+		rec.mu.Unlock()
+		if rec.countAttrs(map[string]string{"source": "tigerbeetle-client", "scope": "message_bus"}) > 0 {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatal("no log record from the native client's message_bus within 30 s of connecting to a closed port")
+		}
+	}
+}
+
+// countAttrs returns how many records carry every attribute in want.
+func (h *logRecorder) countAttrs(want map[string]string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.recs {
+		found := 0
+		r.Attrs(func(a slog.Attr) bool {
+			if v, ok := want[a.Key]; ok && a.Value.String() == v {
+				found++
+			}
+			return true
+		})
+		if found == len(want) {
+			n++
+		}
+	}
+	return n
 }

@@ -90,6 +90,9 @@ func NewTigerBeetle(ctx context.Context, opts Options) (*TigerBeetle, error) {
 		timeout: timeout,
 		metrics: opts.Metrics,
 	}
+	if !routeNativeLog(log) {
+		log.Debug("the TigerBeetle client's own log lines go to stderr (warning(message_bus): …)")
+	}
 	// Build the first client now, so a bad name shows in the log at start; failure is retried on every call.
 	if _, err := l.conn.get(ctx); err != nil {
 		log.Warn("tigerbeetle not reachable yet; will retry on every call", "error", err.Error())
