@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/m2mnet/m2m/internal/testenv"
 )
 
