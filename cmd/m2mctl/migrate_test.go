@@ -218,3 +218,27 @@ func TestConfigRefusesASettingUnderTwoNames(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr, want)
 	}
 }
+
+// The original's names work in an m2m .env: config accepts them and prints one note per name, nothing more.
+func TestConfigNotesEachAliasOnce(t *testing.T) {
+	env := filepath.Join(t.TempDir(), ".env")
+	body := "NODE_ID=m2m-abc123\nTIGERBEETLE_CLUSTER_ID=5\nGRAFANA_PASSWORD=long-enough-password\nSETTLEMENT_PREFERENCE=xrp\n" +
+		"XRP_ADDRESS=rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh\nXRP_PRIVATE_KEY=sEdTM1uX8pu2do5XvTnutH6HsouMaM2\nAZURE_KEYVAULT_URL=https://a.vault.azure.net\n"
+	if err := os.WriteFile(env, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runDeploy(t, "config", "--env-file", env)
+	want := []string{"note: line 6: XRP_PRIVATE_KEY is read as XRP_SECRET", "note: line 7: AZURE_KEYVAULT_URL is read as AZURE_KEY_VAULT_URL"}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if code != 0 || len(lines) != len(want) {
+		t.Fatalf("exit %d, stderr:\n%s\nwant exit 0 and %d note lines", code, stderr, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("note %d = %q, want %q…", i, lines[i], w)
+		}
+	}
+	if strings.Contains(stdout+stderr, "sEdTM1uX8pu2do5XvTnutH6HsouMaM2") {
+		t.Errorf("config printed the XRP secret")
+	}
+}
