@@ -2,6 +2,7 @@ package btp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -27,6 +28,8 @@ type DialConfig struct {
 	// Control, when set and HTTPClient is nil, vets each resolved address before it is dialled (see
 	// net.Dialer.Control); no proxy is used then, so that the address vetted is the peer's own.
 	Control func(network, address string, c syscall.RawConn) error
+	// TLSConfig is used for wss:// when HTTPClient is nil; nil means the system's roots.
+	TLSConfig *tls.Config
 }
 
 // Dial connects to a BTP server and authenticates. An ErrAuthRejected error means the token was refused.
@@ -34,7 +37,7 @@ func Dial(ctx context.Context, cfg DialConfig) (*Session, error) {
 	limits := cfg.Session.Limits.withDefaults()
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = coalescingClient(cfg.Control)
+		hc = coalescingClient(cfg.Control, cfg.TLSConfig)
 	}
 	conn, _, err := websocket.Dial(ctx, cfg.URL, &websocket.DialOptions{
 		HTTPClient:      hc,

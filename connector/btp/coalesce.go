@@ -3,6 +3,7 @@ package btp
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"runtime"
@@ -137,8 +138,9 @@ func (w coalescingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // coalescingClient is an HTTP client whose connections, once upgraded to WebSocket, coalesce their writes.
-// A non-nil control vets every dialled address, and then no proxy is used.
-func coalescingClient(control func(network, address string, c syscall.RawConn) error) *http.Client {
+// A non-nil control vets every dialled address, and then no proxy is used; tlsConfig is for wss:// (nil: the
+// system's roots).
+func coalescingClient(control func(network, address string, c syscall.RawConn) error, tlsConfig *tls.Config) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: control}
 	proxy := http.ProxyFromEnvironment
 	if control != nil {
@@ -154,5 +156,6 @@ func coalescingClient(control func(network, address string, c syscall.RawConn) e
 			return newCoalescingConn(c), nil
 		},
 		TLSHandshakeTimeout: 10 * time.Second,
+		TLSClientConfig:     tlsConfig,
 	}}
 }

@@ -39,6 +39,10 @@ type Metrics struct {
 	Ready prometheus.Gauge
 	// BuildInfo is always 1, labelled with version, commit and go version.
 	BuildInfo *prometheus.GaugeVec
+	// TLSCertExpiry is the Unix time the served TLS certificate expires; 0 while none is served (or TLS is off).
+	TLSCertExpiry prometheus.Gauge
+	// TLSRenewalFailures counts failed attempts to obtain or renew the TLS certificate.
+	TLSRenewalFailures prometheus.Counter
 }
 
 // New registers the Go and process collectors and every m2m_* metric on a fresh registry.
@@ -82,8 +86,15 @@ func New(version, commit, goVersion string) *Metrics {
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "m2m_build_info", Help: "Always 1; labelled with the build's version, commit and Go version.",
 		}, []string{"version", "commit", "goversion"}),
+		TLSCertExpiry: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "m2m_tls_certificate_expiry_timestamp_seconds", Help: "Unix time the served TLS certificate expires; 0 while none is served.",
+		}),
+		TLSRenewalFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "m2m_tls_renewal_failures_total", Help: "Failed attempts to obtain or renew the TLS certificate.",
+		}),
 	}
-	reg.MustRegister(m.Packets, m.PacketDuration, m.Peers, m.DependencyUp, m.DependencyLatency, m.LedgerOps, m.LedgerRetries, m.LedgerGiveUps, m.Ready, m.BuildInfo)
+	reg.MustRegister(m.Packets, m.PacketDuration, m.Peers, m.DependencyUp, m.DependencyLatency, m.LedgerOps, m.LedgerRetries, m.LedgerGiveUps, m.Ready, m.BuildInfo,
+		m.TLSCertExpiry, m.TLSRenewalFailures)
 	m.BuildInfo.WithLabelValues(version, commit, goVersion).Set(1)
 	// Series that exist from the start at 0: a rate over a series born at its first packet sees no increase
 	// for that packet, and dashboards show "no data" instead of 0 on a quiet node.
