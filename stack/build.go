@@ -67,6 +67,12 @@ func Build(v settings.Values) *types.Project {
 	} {
 		services[s.Name] = s
 	}
+	if v.String(settings.BTPTLS) == "acme" {
+		// The CA validates the name (TLS-ALPN-01) on port 443, whatever BTP_PORT is: publish the BTP listener there too.
+		c := services[settings.ServiceConnector]
+		c.Ports = append(c.Ports, port(settings.BTPTLSPort, ContainerBTPPort, ""))
+		services[settings.ServiceConnector] = c
+	}
 	if v.Bool(settings.PrometheusEnabled) {
 		services[settings.ServicePrometheus] = prometheusService()
 		services[settings.ServiceGrafana] = grafanaService()

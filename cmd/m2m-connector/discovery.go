@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/m2mnet/m2m/connector/config"
 	"github.com/m2mnet/m2m/connector/discovery"
 )
 
@@ -38,6 +39,8 @@ type discoveryOptions struct {
 	Mirrors        []string
 	Trust          trustOptions // discovery_trust.go
 	Stderr         io.Writer
+	TLS            config.TLS // serve_tls.go
+	tlsNames       tlsNames
 }
 
 func newDiscoveryCmd() *cobra.Command {
@@ -72,6 +75,7 @@ func newDiscoveryCmd() *cobra.Command {
 	f.StringSliceVar(&opts.TrustedProxies, "trusted-proxy", nil, "CIDR of a reverse proxy whose X-Forwarded-For names the client (repeat or comma-separate); ignored from anyone else")
 	f.StringSliceVar(&opts.Mirrors, "mirror", nil, "URL of another registry whose signed entries this one pulls and serves after verifying them (repeat or comma-separate)")
 	addTrustFlags(f, &opts.Trust)
+	opts.tlsNames = tlsFlags(f, &opts.TLS)
 	return cmd
 }
 
@@ -100,7 +104,15 @@ func discoveryRun(ctx context.Context, opts *discoveryOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w; pass a free address with --listen", opts.Listen, err)
 	}
-	log.Info("discovery registry listening", "addr", ln.Addr().String(), "ttl", opts.TTL, "dataDir", opts.DataDir)
+	tw, err := newTLS(opts.TLS, opts.tlsNames, listenHost(opts.Listen), ln.Addr().(*net.TCPAddr).Port, nil, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer tw.close()
+	go tw.run(ctx)
+	ln = tw.wrap(ln)
+	log.Info("discovery registry listening", "addr", ln.Addr().String(), "tls", opts.TLS.Mode, "ttl", opts.TTL, "dataDir", opts.DataDir)
 	if err := reg.Serve(ctx, ln); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/m2mnet/m2m/stack/settings"
 
@@ -16,7 +17,7 @@ import (
 // newDiscoveryClient builds the client that announces this node (PEER_ANNOUNCE_ADDRESS, signed with
 // NODE_PRIVATE_KEY) to PEER_DISCOVERY_ENDPOINTS every PEER_DISCOVERY_INTERVAL and hands the nodes it finds
 // to sink. A registry that cannot be reached is logged once per outage and never stops the node.
-func newDiscoveryClient(cfg config.Config, key ed25519.PrivateKey, sink discovery.PeerSink, static []string, m *metrics.Metrics, log *slog.Logger) (*discovery.Client, error) {
+func newDiscoveryClient(cfg config.Config, key ed25519.PrivateKey, sink discovery.PeerSink, static []string, m *metrics.Metrics, log *slog.Logger, hc *http.Client) (*discovery.Client, error) {
 	interval := cfg.Discovery.Interval
 	if interval <= 0 {
 		interval = discovery.DefaultInterval
@@ -26,7 +27,7 @@ func newDiscoveryClient(cfg config.Config, key ed25519.PrivateKey, sink discover
 		Self: discovery.PeerInfo{NodeID: cfg.NodeID, BTPEndpoint: cfg.Discovery.AnnounceAddress, ILPAddress: cfg.ILPAddress,
 			Capabilities: capabilities(cfg), Version: version},
 		StaticPrefixes: static, AllowPrivate: cfg.Discovery.AllowPrivate,
-		Key: key, Sink: sink, Interval: interval, MaxPeers: cfg.Discovery.MaxPeers, Metrics: m, Logger: log,
+		Key: key, Sink: sink, Interval: interval, MaxPeers: cfg.Discovery.MaxPeers, Metrics: m, Logger: log, HTTPClient: hc,
 	})
 	switch {
 	case errors.Is(err, discovery.ErrAddressNotOwned):

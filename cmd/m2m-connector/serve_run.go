@@ -57,12 +57,18 @@ func serveRun(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	m := metrics.New(version, commit, runtime.Version())
+	tw, err := newTLS(cfg.TLS, tlsSettingNames, o.bind, cfg.BTPPort, m, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer tw.close()
 	l, err := openLedger(ctx, cfg, m, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	mon := health.NewMonitor(m, log, dependencies(cfg, l)...)
+	mon := health.NewMonitor(m, log, append(dependencies(cfg, l), tw.dependency())...)
 	window := health.NewPacketWindow(m.Registry, slaWindow)
 	tracer, err := tracing.Setup(ctx, cfg.OTLPEndpoint, "m2m-connector", version)
 	if err != nil {
@@ -75,7 +81,7 @@ func serveRun(ctx context.Context, o serveOptions) error {
 		packetTracer = tracer
 		log.Info("exporting a trace span per forwarded packet", "endpoint", chain.Redact(cfg.OTLPEndpoint))
 	}
-	svc, err := startServices(ctx, cfg, o.bind, l, m, log, packetTracer)
+	svc, err := startServices(ctx, cfg, o.bind, l, m, log, packetTracer, tw)
 	if err != nil {
 		ln.Close()
 		l.Close()
@@ -90,6 +96,7 @@ func serveRun(ctx context.Context, o serveOptions) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { mon.Run(background) })
 	wg.Go(func() { window.Run(background, slaSampleEvery) })
+	wg.Go(func() { tw.run(background) })
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("health server listening", "addr", ln.Addr().String())

@@ -48,7 +48,7 @@ type services struct {
 
 // startServices builds the node with the static peers of PEERS_FILE, serves BTP on BTP_PORT and, when
 // PEER_DISCOVERY_ENABLED, runs the discovery client. tracer is nil when tracing is off.
-func startServices(ctx context.Context, cfg config.Config, bind string, l ledger.Ledger, m *metrics.Metrics, log *slog.Logger, tracer pipeline.Tracer) (*services, error) {
+func startServices(ctx context.Context, cfg config.Config, bind string, l ledger.Ledger, m *metrics.Metrics, log *slog.Logger, tracer pipeline.Tracer, tw tlsWiring) (*services, error) {
 	key, err := nodeKey(cfg)
 	if err != nil {
 		return nil, err
@@ -70,13 +70,13 @@ func startServices(ctx context.Context, cfg config.Config, bind string, l ledger
 		if !cfg.Discovery.AllowPrivate {
 			sink.dialControl = discovery.DialControl
 		}
-		if client, err = newDiscoveryClient(cfg, key, sink, staticPrefixes(peers), m, dlog); err != nil {
+		if client, err = newDiscoveryClient(cfg, key, sink, staticPrefixes(peers), m, dlog, tw.httpClient()); err != nil {
 			return nil, err
 		}
 		auth = client.Authenticator(keys, shared)
 	}
 	ncfg := node.Config{Address: cfg.ILPAddress, AssetCode: assetCode, AssetScale: assetScale, Peers: peers, Authenticate: auth,
-		Pipeline: pipeline.Config{Tracer: tracer}}
+		Pipeline: pipeline.Config{Tracer: tracer}, DialTLS: tw.dial}
 	if n, err = node.New(ncfg, l, m, log.With("component", "node")); err != nil {
 		return nil, err
 	}
@@ -89,6 +89,7 @@ func startServices(ctx context.Context, cfg config.Config, bind string, l ledger
 		n.Close(ctx)
 		return nil, fmt.Errorf("start the node's static peers (PEERS_FILE): %w", err)
 	}
+	ln = tw.wrap(ln)
 	runCtx, stop := context.WithCancel(context.Background())
 	s := &services{node: n, stop: stop, leave: func() {}, log: log}
 	s.serving.Go(func() {
@@ -96,7 +97,7 @@ func startServices(ctx context.Context, cfg config.Config, bind string, l ledger
 			log.Error("BTP server stopped", "error", err.Error())
 		}
 	})
-	log.Info("BTP listening", "addr", ln.Addr().String(), "staticPeers", len(peers))
+	log.Info("BTP listening", "addr", ln.Addr().String(), "scheme", tw.scheme(), "staticPeers", len(peers))
 	m.Peers.WithLabelValues("discovered").Set(0)
 	if client != nil {
 		sink.node = n

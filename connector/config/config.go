@@ -33,6 +33,7 @@ type Config struct {
 	PeersFile  string
 
 	Discovery Discovery
+	TLS       TLS
 
 	NodePrivateKey Secret // ed25519 seed, 32 bytes; empty when discovery is off and none was given
 	OTLPEndpoint   string
@@ -51,6 +52,17 @@ type Discovery struct {
 	// discovered peers stays within PeersCreditTotal; 0 after that, and 0 by default.
 	PeerCreditLimit  uint64
 	PeersCreditTotal uint64
+}
+
+// TLS is the BTP listener's TLS (BTP_TLS and the settings after it).
+type TLS struct {
+	Mode              string // acme, files or off
+	Domain            string
+	Email             string
+	CA                string // ACME directory URL
+	DataDir           string
+	CertFile, KeyFile string
+	CAFile            string // extra trusted CAs for dialing out; "" for the system's alone
 }
 
 // Secret holds key material. It formats and logs as "[redacted]" so that printing a Config is always safe.
@@ -107,6 +119,9 @@ func FromValues(v settings.Values) (Config, error) {
 		HealthPort:           v.Int(settings.HealthCheckPort),
 		PeersFile:            v.String(settings.PeersFile),
 		OTLPEndpoint:         v.String(settings.OTELExporterOTLPEndpoint),
+		TLS: TLS{Mode: v.String(settings.BTPTLS), Domain: v.String(settings.BTPDomain), Email: v.String(settings.ACMEEmail),
+			CA: v.String(settings.ACMECA), DataDir: v.String(settings.ACMEDataDir), CertFile: v.String(settings.BTPTLSCertFile),
+			KeyFile: v.String(settings.BTPTLSKeyFile), CAFile: v.String(settings.TLSCAFile)},
 		Discovery: Discovery{
 			Enabled:          v.Bool(settings.PeerDiscoveryEnabled),
 			Endpoints:        v.List(settings.PeerDiscoveryEndpoints),

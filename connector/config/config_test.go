@@ -38,7 +38,8 @@ func TestFromEnvironAcceptsTheContainerEnvironmentWithDefaults(t *testing.T) {
 	want := config.Config{NodeID: "m2m-alpha", ILPAddress: "g.m2m.m2m-alpha", LogLevel: slog.LevelInfo,
 		SettleEVM: true, EVMRPCURL: "https://mainnet.base.org", XRPLURL: "wss://xrplcluster.com",
 		Ledger: config.LedgerTigerBeetle, TigerBeetleClusterID: "170141183460469231731687303715884105727",
-		TigerBeetleAddress: "tigerbeetle:3000", DefaultCreditLimit: 1000000, BTPPort: 4000, HealthPort: 8080}
+		TigerBeetleAddress: "tigerbeetle:3000", DefaultCreditLimit: 1000000, BTPPort: 4000, HealthPort: 8080,
+		TLS: config.TLS{Mode: "off", CA: "https://acme-v02.api.letsencrypt.org/directory", DataDir: "/data/acme"}}
 	got := c
 	if !bytes.Equal(got.NodePrivateKey, seed) {
 		t.Errorf("NodePrivateKey is not the decoded seed")

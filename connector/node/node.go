@@ -4,6 +4,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,8 @@ type Config struct {
 	Backoff      btp.Backoff
 	// Pipeline holds the packet settings; its Address and asset fields are filled from the ones above.
 	Pipeline pipeline.Config
+	// DialTLS is used to dial wss:// peers; nil means the system's roots.
+	DialTLS *tls.Config
 }
 
 // State is a peer's link state, the "state" label of m2m_peers.
@@ -226,7 +229,7 @@ func (n *Node) startClientLocked(p routing.Peer) {
 	c := &btp.Client{
 		// With a DialToken every redial mints a fresh token: a signed one given once would expire.
 		Dial: btp.DialConfig{URL: p.BTPURL, Token: p.AuthToken, TokenFunc: p.DialToken, Control: p.DialControl,
-			PeerID: p.ID, Session: n.sessionConfig()},
+			PeerID: p.ID, Session: n.sessionConfig(), TLSConfig: n.cfg.DialTLS},
 		Backoff:   n.cfg.Backoff,
 		OnSession: n.track,
 	}

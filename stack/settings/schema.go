@@ -39,6 +39,17 @@ const (
 	HealthCheckPort = "HEALTH_CHECK_PORT"
 	PeersFile       = "PEERS_FILE"
 
+	// TLS of the BTP listener and the registry (connector/tlsserve).
+	BTPTLS         = "BTP_TLS"
+	BTPDomain      = "BTP_DOMAIN"
+	ACMEEmail      = "ACME_EMAIL"
+	ACMECA         = "ACME_CA"
+	ACMEDataDir    = "ACME_DATA_DIR"
+	BTPTLSCertFile = "BTP_TLS_CERT_FILE"
+	BTPTLSKeyFile  = "BTP_TLS_KEY_FILE"
+	BTPTLSPort     = "BTP_TLS_PORT"
+	TLSCAFile      = "TLS_CA_FILE"
+
 	Ledger               = "LEDGER"
 	TigerBeetleClusterID = "TIGERBEETLE_CLUSTER_ID"
 	TigerBeetleAddress   = "TIGERBEETLE_ADDRESS"
@@ -185,6 +196,25 @@ func Schema() []Setting {
 			Default: "8080", Validate: validPort},
 		{Name: PeersFile, Group: GroupNetwork, Doc: "Static peers file as the connector sees it: put it in ./config next to the .env, which is /etc/m2m inside; empty for none.",
 			Example: "/etc/m2m/peers.yaml", Services: connectorOnly},
+		// TLS of the BTP listener (connector/tlsserve); validators in tls.go.
+		{Name: BTPTLS, Group: GroupNetwork, Doc: "TLS on the BTP port: acme (a certificate for BTP_DOMAIN from ACME_CA, renewed automatically; needs host port 443 open), files (BTP_TLS_CERT_FILE/BTP_TLS_KEY_FILE), or off (plain ws://, behind a TLS proxy or on a private network).",
+			Default: "off", Choices: []string{"acme", "files", "off"}, Services: connectorOnly},
+		{Name: BTPDomain, Group: GroupNetwork, Doc: "The node's public DNS name, pointing at this host: the certificate's name and the host in wss:// addresses.",
+			Example: "node.example.com", RequiredWhen: when(BTPTLS, "acme"), Validate: validDomain, Services: connectorOnly},
+		{Name: ACMEEmail, Group: GroupNetwork, Doc: "Contact address given to the ACME CA (expiry notices); empty for none.",
+			Example: "ops@example.com", Validate: validEmail, Services: connectorOnly},
+		{Name: ACMECA, Group: GroupNetwork, Doc: "ACME directory URL the certificate is obtained from.", Default: LetsEncryptDirectory,
+			Validate: validURL("https"), Services: connectorOnly},
+		{Name: ACMEDataDir, Group: GroupNetwork, Doc: "Where the connector keeps its ACME account and certificates (in the connector-data volume).",
+			Default: "/data/acme", Services: connectorOnly},
+		{Name: BTPTLSCertFile, Group: GroupNetwork, Doc: "PEM certificate chain for BTP_TLS=files, as the connector sees it (./config is /etc/m2m inside); re-read when it changes.",
+			Example: "/etc/m2m/tls/fullchain.pem", RequiredWhen: when(BTPTLS, "files"), Services: connectorOnly},
+		{Name: BTPTLSKeyFile, Group: GroupNetwork, Doc: "PEM private key for BTP_TLS=files, as the connector sees it.",
+			Example: "/etc/m2m/tls/privkey.pem", RequiredWhen: when(BTPTLS, "files"), Services: connectorOnly},
+		{Name: BTPTLSPort, Group: GroupNetwork, Doc: "Extra public host port of the BTP listener with BTP_TLS=acme, where the CA validates the name (TLS-ALPN-01); must be reachable as 443 from the internet.",
+			Default: "443", Validate: validPort},
+		{Name: TLSCAFile, Group: GroupNetwork, Doc: "Extra CA certificates (PEM) trusted, besides the system's, when dialing peers (wss://), registries (https://) and the ACME CA: for private networks and tests.",
+			Example: "/etc/m2m/tls/private-ca.pem", Services: connectorOnly},
 
 		{Name: Ledger, Group: GroupLedger, Doc: "Where balances are kept: tigerbeetle, or memory (development only, lost on restart).",
 			Default: "tigerbeetle", Choices: []string{"tigerbeetle", "memory"}, Services: connectorOnly},
