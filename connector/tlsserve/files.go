@@ -13,6 +13,8 @@ import (
 // once a minute, on a handshake), so that a certificate renewed by another tool is picked up without a restart.
 type fileSource struct {
 	certFile, keyFile string
+	every             time.Duration
+	loaded            func(*x509.Certificate)
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
@@ -20,11 +22,15 @@ type fileSource struct {
 	checked time.Time
 }
 
-func newFileSource(certFile, keyFile string) (*fileSource, error) {
-	fs := &fileSource{certFile: certFile, keyFile: keyFile}
+func newFileSource(certFile, keyFile string, every time.Duration, loaded func(*x509.Certificate)) (*fileSource, error) {
+	if every <= 0 {
+		every = time.Minute
+	}
+	fs := &fileSource{certFile: certFile, keyFile: keyFile, every: every, loaded: func(*x509.Certificate) {}}
 	if err := fs.load(); err != nil {
 		return nil, err
 	}
+	fs.loaded = loaded
 	return fs, nil
 }
 
@@ -45,12 +51,13 @@ func (fs *fileSource) load() error {
 	fs.mu.Lock()
 	fs.cert, fs.modTime, fs.checked = &cert, st.ModTime(), time.Now()
 	fs.mu.Unlock()
+	fs.loaded(cert.Leaf)
 	return nil
 }
 
 func (fs *fileSource) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	fs.mu.Lock()
-	stale := time.Since(fs.checked) > time.Minute
+	stale := time.Since(fs.checked) > fs.every
 	if stale {
 		fs.checked = time.Now()
 	}

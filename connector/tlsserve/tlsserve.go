@@ -50,6 +50,8 @@ type Config struct {
 	// DataDir keeps the ACME account and certificates (acme), so a restart reuses them.
 	DataDir           string
 	CertFile, KeyFile string // files
+	// ReloadEvery is how often, at most, the files are checked for a change (on a handshake); 0 is a minute.
+	ReloadEvery time.Duration
 	// ListenHost and Port are where the TLS listener is bound: the CA's TLS-ALPN-01 validation, which
 	// arrives on port 443 of the domain, must reach this listener (the stack publishes 443 to it).
 	ListenHost string
@@ -95,7 +97,7 @@ func New(cfg Config) (*Manager, error) {
 		if cfg.CertFile == "" || cfg.KeyFile == "" {
 			return nil, ErrNoCertFiles
 		}
-		fs, err := newFileSource(cfg.CertFile, cfg.KeyFile)
+		fs, err := newFileSource(cfg.CertFile, cfg.KeyFile, cfg.ReloadEvery, m.setLeaf)
 		if err != nil {
 			return nil, err
 		}
