@@ -21,6 +21,7 @@ import (
 	"github.com/m2mnet/m2m/connector/btp"
 	"github.com/m2mnet/m2m/connector/ilp"
 	"github.com/m2mnet/m2m/connector/tlsserve"
+	"github.com/m2mnet/m2m/internal/testenv"
 	"github.com/m2mnet/m2m/test/standin/pebble"
 )
 
@@ -63,7 +64,7 @@ func acmeEnviron(t *testing.T, port int, dir, caFile string) []string {
 func TestConnectorWithACMEServesWSSAndAPeerTrustingTheCAForwardsAPacket(t *testing.T) {
 	bin := buildConnector(t)
 	rpc := standinEVMNode(t).URL
-	portA, portB := freePort(t), freePort(t)
+	portA, portB := testenv.FreePort(t), testenv.FreePort(t)
 	ca := pebble.Start(t, pebble.Options{TLSPort: portA})
 	bundle := writeFile(t, "ca.pem", ca.APICertPEM, ca.RootPEM) // to reach the ACME API, and to trust what it issues
 
@@ -124,32 +125,25 @@ func TestConnectorWithACMEServesWSSAndAPeerTrustingTheCAForwardsAPacket(t *testi
 
 func TestConnectorWithTheCADownIsNotReadyNamingTLSThenReadyWhenItComesBack(t *testing.T) {
 	bin := buildConnector(t)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	api, err := pebble.NewAPICert()
 	if err != nil {
 		t.Fatal(err)
 	}
-	caAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	caAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	bundle := writeFile(t, "ca.pem", api.PEM)
 	p := startConnector(t, bin, append(devEnviron(standinEVMNode(t).URL), acmeEnviron(t, port, "https://"+caAddr+"/dir", bundle)...))
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.logs.text(), "could not obtain a TLS certificate") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no log of the failed attempt within 30 s:\n%s", p.logs.text())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 30*time.Second, "a log of the failed attempt to obtain a certificate", func() bool {
+		return p.logs.find("could not obtain a TLS certificate; retrying") != nil
+	})
 	// The monitor checks the certificate every 2 s: wait for a check after the failed attempt.
 	var h struct {
 		Dependencies map[string]struct{ LastError string } `json:"dependencies"`
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for getJSON(t, p.base+"/health", &h); !strings.Contains(h.Dependencies["tls"].LastError, "connection refused"); getJSON(t, p.base+"/health", &h) {
-		if time.Now().After(deadline) {
-			t.Fatalf("/health tls lastError %q after 10 s; want the refused connection to the CA", h.Dependencies["tls"].LastError)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 10*time.Second, "/health tls lastError naming the refused connection to the CA", func() bool {
+		getJSON(t, p.base+"/health", &h)
+		return strings.Contains(h.Dependencies["tls"].LastError, "connection refused")
+	})
 	if e := h.Dependencies["tls"].LastError; !strings.Contains(e, "points to this host") {
 		t.Errorf("/health tls lastError %q; want what to check", e)
 	}
@@ -167,7 +161,7 @@ func TestConnectorWithTheCADownIsNotReadyNamingTLSThenReadyWhenItComesBack(t *te
 
 func TestRegistryServesHTTPSWithAnACMECertificateAndAConnectorAnnouncesToIt(t *testing.T) {
 	bin := buildConnector(t)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	ca := pebble.Start(t, pebble.Options{TLSPort: port})
 	bundle := writeFile(t, "ca.pem", ca.APICertPEM, ca.RootPEM)
 	registry := startTLSRegistry(t, bin, "--listen", "127.0.0.1:"+strconv.Itoa(port), "--data-dir", t.TempDir(),
