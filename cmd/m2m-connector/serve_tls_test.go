@@ -165,7 +165,7 @@ func TestRegistryServesHTTPSWithAnACMECertificateAndAConnectorAnnouncesToIt(t *t
 	ca := pebble.Start(t, pebble.Options{TLSPort: port})
 	bundle := writeFile(t, "ca.pem", ca.APICertPEM, ca.RootPEM)
 	registry := startTLSRegistry(t, bin, "--listen", "127.0.0.1:"+strconv.Itoa(port), "--data-dir", t.TempDir(),
-		"--tls", "acme", "--tls-domain", tlsDomain, "--acme-ca", ca.DirectoryURL, "--acme-data-dir", t.TempDir(), "--tls-ca-file", bundle)
+		"--allow-private", "--tls", "acme", "--tls-domain", tlsDomain, "--acme-ca", ca.DirectoryURL, "--acme-data-dir", t.TempDir(), "--tls-ca-file", bundle)
 
 	n := newPeeringNode(t, "node-c", "payer")
 	n.start(t, bin, standinEVMNode(t).URL, registry, "TLS_CA_FILE="+bundle)
