@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -11,25 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/m2mnet/m2m/internal/testenv"
 	"github.com/m2mnet/m2m/stack/settings"
 )
-
-// needEngine skips the test when no Docker engine answers (M2M_REQUIRE_DOCKER=1 makes that a failure):
-// migrate looks for the original stack's ledger through the engine.
-func needEngine(t *testing.T) {
-	t.Helper()
-	if os.Getenv("M2M_SKIP_DOCKER") == "1" {
-		t.Skip("M2M_SKIP_DOCKER=1")
-	}
-	cli, err := connect(context.Background())
-	if err != nil {
-		if os.Getenv("M2M_REQUIRE_DOCKER") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("no docker engine: %v", err)
-	}
-	cli.Close()
-}
 
 func uniqueProject(prefix string) string {
 	b := make([]byte, 4)
@@ -81,7 +64,7 @@ var operators = map[string]map[string]string{
 var originalNames = map[string]string{"XRP_PRIVATE_KEY": settings.XRPSecret, "AZURE_KEYVAULT_URL": settings.AzureKeyVaultURL}
 
 func TestMigrateTheOriginalTemplateThenConfigPasses(t *testing.T) {
-	needEngine(t)
+	testenv.NeedsEngine(t)
 	for name, op := range operators {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -156,7 +139,7 @@ func checkBackup(t *testing.T, dir, original string) {
 }
 
 func TestMigrateNamesTheProjectAfterTheDirectoryAsComposeDoes(t *testing.T) {
-	needEngine(t)
+	testenv.NeedsEngine(t)
 	suffix := uniqueProject("")
 	dir := filepath.Join(t.TempDir(), "TS Stack."+suffix)
 	if err := os.Mkdir(dir, 0o700); err != nil {
