@@ -97,5 +97,8 @@ func loadSettings(io *ioStreams, path string, explicit bool) (settings.Values, e
 	for _, n := range notices {
 		fmt.Fprintf(io.ErrOut, "note: %s\n", n)
 	}
+	if err == nil {
+		fmt.Fprintf(io.ErrOut, "note: %s\n", signingInactive)
+	}
 	return v, err
 }

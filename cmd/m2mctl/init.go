@@ -221,6 +221,7 @@ func runWizard(ctx context.Context, opts *initOptions, qs []question, a answers,
 	w := &wizard{qs: qs, a: a, preset: preset, output: opts.output, out: opts.io.ErrOut, theme: huh.ThemeCharm()}
 	if opts.io.noColor {
 		w.theme = huh.ThemeBase()
+		w.plain = true
 	}
 	if opts.accessible || !opts.io.IsInteractive() || os.Getenv("TERM") == "dumb" {
 		w.accessible = true

@@ -195,3 +195,39 @@ func TestInitAccessibleModeEndsOnInterruptWhileWaitingForInput(t *testing.T) {
 		t.Errorf("a file was written (%v)", err)
 	}
 }
+
+// The newcomer's first run with KEY_BACKEND=env: the key is asked, skipped with an empty line, and the .env is
+// written without it; every prompt is a question in words with its .env key beside it.
+func TestInitAccessibleModeLetsTheEnvKeyBeSkipped(t *testing.T) {
+	lines := []string{"new-node", "1", testEVMAddress, "", "1", "y", "", "", "", "", "", "", ""}
+	//                id          evm  address        rpc be   ok   key mon btp hp log dis sum
+	path := filepath.Join(t.TempDir(), ".env")
+	res := runInit(t, linePipe(t, lines), "--output", path)
+	if res.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", res.code, res.stderr)
+	}
+	v := loadWritten(t, path)
+	if v.String(settings.KeyBackend) != "env" || v.String(settings.EVMPrivateKey) != "" || v.String(settings.EVMAddress) != testEVMAddress {
+		t.Errorf("KEY_BACKEND=%s EVM_PRIVATE_KEY set=%v EVM_ADDRESS=%s; want env, no key, the address",
+			v.String(settings.KeyBackend), v.String(settings.EVMPrivateKey) != "", v.String(settings.EVMAddress))
+	}
+	for _, shown := range []string{
+		"What is this node's name on the network? (NODE_ID)",
+		askOf(settings.EVMPrivateKey) + " (" + settings.EVMPrivateKey + ")",
+		"Leave it empty to skip.",
+		"Settlement signing is not active in this release",
+	} {
+		if !strings.Contains(res.stderr, shown) {
+			t.Errorf("the dialogue does not show %q", shown)
+		}
+	}
+}
+
+// Every field's title is a question in words; the key alone is not a title.
+func TestEveryQuestionIsAskedInWords(t *testing.T) {
+	for _, q := range questions() {
+		if !strings.HasSuffix(q.ask, "?") || strings.Contains(q.ask, q.name) || len(strings.Fields(q.ask)) < 3 {
+			t.Errorf("%s is asked as %q; want a question in words, without the key", q.name, q.ask)
+		}
+	}
+}

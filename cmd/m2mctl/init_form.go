@@ -27,6 +27,7 @@ type wizard struct {
 	preset     map[string]bool // answered by flags: not asked
 	output     string          // the .env path, for the summary
 	accessible bool
+	plain      bool      // no colour (NO_COLOR, TERM=dumb)
 	in         io.Reader // a *lineReader in accessible mode; the terminal otherwise
 	out        io.Writer
 	theme      *huh.Theme
@@ -119,12 +120,24 @@ func (w *wizard) runPage(ctx context.Context, page []question) error {
 	return nil
 }
 
+// title is the field's title: the question in words, with the .env key beside it, faint where colour is on.
+func (w *wizard) title(q question) string {
+	if w.accessible || w.plain {
+		return q.ask + " (" + q.name + ")"
+	}
+	return q.ask + "  \x1b[2m" + q.name + "\x1b[22m"
+}
+
 // item builds the field for q from its setting: title, description, default, choices and checks.
 func (w *wizard) item(q question) item {
 	s := q.setting()
+	title := w.title(q)
 	help := s.Doc
 	if len(s.Choices) == 0 && q.kind != kindYesNo && s.Example != "" && !strings.HasPrefix(s.Example, "<") && !s.Secret {
 		help += " Example: " + s.Example
+	}
+	if q.name == settings.KeyBackend || q.name == settings.EVMPrivateKey || q.name == settings.XRPSecret {
+		help += " " + signingInactive
 	}
 	validate := func(v string) error {
 		if strings.TrimSpace(v) == "" { // the accessible prompt's empty line keeps the shown value
@@ -134,19 +147,22 @@ func (w *wizard) item(q question) item {
 	}
 	switch q.kind {
 	case kindChoice:
-		f := huh.NewSelect[string]().Title(s.Name).Description(help).
+		f := huh.NewSelect[string]().Title(title).Description(help).
 			Options(huh.NewOptions(s.Choices...)...).Value(w.a.ptr(q.name))
 		return item{q: q, field: f, help: help}
 	case kindYesNo:
 		b := w.a.get(q.name) == "true"
-		f := huh.NewConfirm().Title(s.Name).Description(help).Value(&b)
+		f := huh.NewConfirm().Title(title).Description(help).Value(&b)
 		return item{q: q, field: f, help: help, done: func() { w.a.set(q.name, strconv.FormatBool(b)) }}
 	case kindSecretFile:
 		help = "The path of a file that holds it (the secret itself is never typed or shown): " + help
-		f := huh.NewInput().Title(s.Name + " file").Description(help).Value(w.a.ptr(q.name)).Validate(validate)
+		if !q.required(w.a) {
+			help += " Leave it empty to skip."
+		}
+		f := huh.NewInput().Title(title).Description(help).Value(w.a.ptr(q.name)).Validate(validate)
 		return item{q: q, field: f, help: help}
 	default:
-		f := huh.NewInput().Title(s.Name).Description(help).Value(w.a.ptr(q.name)).Validate(validate)
+		f := huh.NewInput().Title(title).Description(help).Value(w.a.ptr(q.name)).Validate(validate)
 		if s.Example != "" && !strings.HasPrefix(s.Example, "<") {
 			f.Placeholder(s.Example)
 		}

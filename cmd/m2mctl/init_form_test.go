@@ -66,7 +66,7 @@ func TestInitFormChecksAsYouTypeAndTakesKeys(t *testing.T) {
 	tm.Send(key(tea.KeyCtrlU))
 	tm.Type("good-node")
 	tm.Send(key(tea.KeyEnter))
-	waitForView(t, tm, "┃ SETTLEMENT_PREFERENCE")
+	waitForView(t, tm, "┃ "+askOf(settings.SettlementPreference))
 	tm.Send(key(tea.KeyDown))
 	tm.Send(key(tea.KeyDown))
 	tm.Send(key(tea.KeyEnter))
@@ -88,10 +88,10 @@ func TestInitFormRefusesAPortThatIsTaken(t *testing.T) {
 	}
 	tm, finish := startPage(t, w, i) // PROMETHEUS_ENABLED, BTP_PORT, HEALTH_CHECK_PORT, LOG_LEVEL, PEER_DISCOVERY_ENABLED
 	// Keys and huh's move to the next field are separate messages: wait for the focus (the "┃" border) each time.
-	waitForView(t, tm, "┃ PROMETHEUS_ENABLED")
+	waitForView(t, tm, "┃ "+askOf(settings.PrometheusEnabled))
 	tm.Send(key(tea.KeyLeft)) // toggle to No
 	tm.Send(key(tea.KeyEnter))
-	waitForView(t, tm, "┃ BTP_PORT")
+	waitForView(t, tm, "┃ "+askOf(settings.BTPPort))
 	tm.Send(key(tea.KeyCtrlU))
 	tm.Type("9090")
 	tm.Send(key(tea.KeyEnter))
@@ -99,11 +99,11 @@ func TestInitFormRefusesAPortThatIsTaken(t *testing.T) {
 	tm.Send(key(tea.KeyCtrlU))
 	tm.Type("4444")
 	tm.Send(key(tea.KeyEnter))
-	waitForView(t, tm, "┃ HEALTH_CHECK_PORT")
+	waitForView(t, tm, "┃ "+askOf(settings.HealthCheckPort))
 	tm.Send(key(tea.KeyEnter)) // keep
-	waitForView(t, tm, "┃ LOG_LEVEL")
+	waitForView(t, tm, "┃ "+askOf(settings.LogLevel))
 	tm.Send(key(tea.KeyEnter)) // keep
-	waitForView(t, tm, "┃ PEER_DISCOVERY_ENABLED")
+	waitForView(t, tm, "┃ "+askOf(settings.PeerDiscoveryEnabled))
 	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("y")})
 	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
 	finish()

@@ -38,6 +38,25 @@ func (term *terminal) text() string {
 	return escapes.ReplaceAllString(term.all.String(), "")
 }
 
+func (term *terminal) raw() string {
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	return term.all.String()
+}
+
+// prompt is how the wizard titles the focused field of a setting on screen: its question, then the .env key.
+func prompt(name string) string { return "┃ " + askOf(name) + "  " + name }
+
+// askOf is the wizard's question for a setting.
+func askOf(name string) string {
+	for _, q := range questions() {
+		if q.name == name {
+			return q.ask
+		}
+	}
+	panic("no question for " + name)
+}
+
 func (term *terminal) read() {
 	buf := make([]byte, 4096)
 	for {
@@ -124,29 +143,30 @@ func TestInitCompletesTheWizardOnARealTerminal(t *testing.T) {
 	cmd, term := startOnTerminal(t, dir, "init")
 
 	// Page by page, waiting for each field's focus before typing: a new form only reads keys once drawn.
-	term.waitFor(t, "┃ NODE_ID")
+	term.waitFor(t, prompt(settings.NodeID))
 	term.keys(t, keyCtrlU+"pty-node"+keyEnter)
-	term.waitFor(t, "┃ SETTLEMENT_PREFERENCE")
+	term.waitFor(t, prompt(settings.SettlementPreference))
 	term.keys(t, keyDown+keyEnter) // xrp
-	term.waitFor(t, "┃ XRP_ADDRESS")
+	term.waitFor(t, prompt(settings.XRPAddress))
 	term.keys(t, testXRPAddress+keyEnter)
-	term.waitFor(t, "┃ XRPL_WSS_URL")
+	term.waitFor(t, prompt(settings.XRPLWSSURL))
 	term.keys(t, keyEnter)
-	term.waitFor(t, "┃ KEY_BACKEND")
+	term.waitFor(t, prompt(settings.KeyBackend))
 	term.keys(t, keyEnter) // env
 	term.waitFor(t, "development and tests only")
 	term.keys(t, "y")
-	term.waitFor(t, "┃ XRP_SECRET file")
-	term.keys(t, writeSecretFile(t, "xrp.seed", testXRPSeed)+keyEnter)
-	term.waitFor(t, "┃ PROMETHEUS_ENABLED")
+	term.waitFor(t, prompt(settings.XRPSecret))
+	term.waitFor(t, "Leave it empty to skip.")
+	term.keys(t, keyEnter) // no key yet: nothing signs in this release
+	term.waitFor(t, prompt(settings.PrometheusEnabled))
 	term.keys(t, keyEnter)
-	term.waitFor(t, "┃ BTP_PORT")
+	term.waitFor(t, prompt(settings.BTPPort))
 	term.keys(t, keyEnter)
-	term.waitFor(t, "┃ HEALTH_CHECK_PORT")
+	term.waitFor(t, prompt(settings.HealthCheckPort))
 	term.keys(t, keyCtrlU+"8181"+keyEnter)
-	term.waitFor(t, "┃ LOG_LEVEL")
+	term.waitFor(t, prompt(settings.LogLevel))
 	term.keys(t, keyEnter)
-	term.waitFor(t, "┃ PEER_DISCOVERY_ENABLED")
+	term.waitFor(t, prompt(settings.PeerDiscoveryEnabled))
 	term.keys(t, keyEnter)
 	term.waitFor(t, "HEALTH_CHECK_PORT ") // the summary, names intact
 	term.waitFor(t, "8181")
@@ -165,13 +185,17 @@ func TestInitCompletesTheWizardOnARealTerminal(t *testing.T) {
 	}
 	v := loadWritten(t, filepath.Join(dir, ".env"))
 	want := map[string]string{settings.NodeID: "pty-node", settings.SettlementPreference: "xrp", settings.XRPAddress: testXRPAddress,
-		settings.KeyBackend: "env", settings.XRPSecret: testXRPSeed, settings.HealthCheckPort: "8181", settings.PeerDiscoveryEnabled: "false"}
+		settings.KeyBackend: "env", settings.XRPSecret: "", settings.HealthCheckPort: "8181", settings.PeerDiscoveryEnabled: "false"}
 	for k, w := range want {
 		if got := v.String(k); got != w {
 			t.Errorf("%s = %q, want %q", k, got, w)
 		}
 	}
 	screen := term.text()
+	// Each title is a question; the .env key stands beside it, faint.
+	if raw := term.raw(); !strings.Contains(raw, "\x1b[2m"+settings.NodeID) {
+		t.Errorf("the key NODE_ID is not drawn faint beside its question")
+	}
 	if !strings.Contains(screen, "127.0.0.1:8181/health/ready") {
 		t.Errorf("the next steps do not show the health check on the chosen port:\n%q", tail(screen, 1500))
 	}
@@ -185,7 +209,7 @@ func TestUpWithoutEnvRunsTheWizardOnATerminal(t *testing.T) {
 	cmd, term := startOnTerminal(t, dir, "up")
 
 	term.waitFor(t, "No .env yet: let's write one first.")
-	term.waitFor(t, "┃ NODE_ID")
+	term.waitFor(t, prompt(settings.NodeID))
 	term.keys(t, "\x03") // Ctrl-C
 	err := cmd.Wait()
 	var ee *exec.ExitError

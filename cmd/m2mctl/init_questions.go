@@ -24,15 +24,21 @@ const (
 	kindSecretFile
 )
 
+// signingInactive is said wherever keys are asked for or shown: no code of this release signs a settlement.
+const signingInactive = "Settlement signing is not active in this release: keys and KMS settings are kept " +
+	"in the .env and reach no container until the connector signs settlements."
+
 // question is one thing the wizard asks: which setting it fills and which flag answers it in a script.
 type question struct {
 	name string // the setting
 	flag string
+	// ask is the question in words, the field's title; the setting's name is shown small beside it and its
+	// Doc below it.
+	ask  string
 	kind kind
 	// when reports whether the question applies given the answers so far; nil means always.
 	when func(a answers) bool
-	// need reports whether the wizard insists on an answer where the schema's RequiredWhen does not say so
-	// (the schema's cross-checks want the env backend's keys).
+	// need reports whether the wizard insists on an answer where the schema's RequiredWhen does not say so.
 	need func(a answers) bool
 	// drives marks a question whose answer decides which later questions apply: a form page ends after it.
 	drives bool
@@ -61,48 +67,54 @@ func allOf(fs ...func(answers) bool) func(answers) bool {
 
 func isSet(name string) func(answers) bool { return func(a answers) bool { return a.get(name) != "" } }
 
-func discoveryOn(a answers) bool { return a.get(settings.PeerDiscoveryEnabled) == "true" }
+func discoveryOn(a answers) bool {
+	b, _ := settings.ParseBool(a.get(settings.PeerDiscoveryEnabled))
+	return b
+}
 
 // questions lists what the wizard asks, in order. Settings not listed keep their schema default (or are
 // generated); the operator can change them in the .env afterwards.
 func questions() []question {
 	return []question{
-		{name: settings.NodeID, flag: "node-id"},
-		{name: settings.SettlementPreference, flag: "settlement", kind: kindChoice, drives: true},
-		{name: settings.EVMAddress, flag: "evm-address", when: settlesOn("evm")},
-		{name: settings.BaseRPCURL, flag: "base-rpc-url", when: settlesOn("evm")},
-		{name: settings.XRPAddress, flag: "xrp-address", when: settlesOn("xrp")},
-		{name: settings.XRPLWSSURL, flag: "xrpl-wss-url", when: settlesOn("xrp")},
-		{name: settings.KeyBackend, flag: "key-backend", kind: kindChoice, drives: true, newPage: true},
-		{name: settings.EVMPrivateKey, flag: "evm-private-key-file", kind: kindSecretFile,
-			when: allOf(backendIs("env"), settlesOn("evm")), need: allOf(backendIs("env"), settlesOn("evm"))},
-		{name: settings.XRPSecret, flag: "xrp-secret-file", kind: kindSecretFile,
-			when: allOf(backendIs("env"), settlesOn("xrp")), need: allOf(backendIs("env"), settlesOn("xrp"))},
-		{name: settings.AWSRegion, flag: "aws-region", when: backendIs("aws-kms")},
-		{name: settings.AWSKMSEVMKeyID, flag: "aws-kms-evm-key-id", when: allOf(backendIs("aws-kms"), settlesOn("evm"))},
-		{name: settings.AWSKMSXRPKeyID, flag: "aws-kms-xrp-key-id", when: allOf(backendIs("aws-kms"), settlesOn("xrp"))},
-		{name: settings.AWSAccessKeyID, flag: "aws-access-key-id", when: backendIs("aws-kms")},
-		{name: settings.AWSSecretAccessKey, flag: "aws-secret-access-key-file", kind: kindSecretFile,
+		{name: settings.NodeID, flag: "node-id", ask: "What is this node's name on the network?"},
+		{name: settings.SettlementPreference, flag: "settlement", ask: "Which chains does this node settle on?", kind: kindChoice, drives: true},
+		{name: settings.EVMAddress, flag: "evm-address", ask: "Which EVM address receives this node's settlements?", when: settlesOn("evm")},
+		{name: settings.BaseRPCURL, flag: "base-rpc-url", ask: "Which EVM (Base) node does this node ask about the chain?", when: settlesOn("evm")},
+		{name: settings.XRPAddress, flag: "xrp-address", ask: "Which XRP address receives this node's settlements?", when: settlesOn("xrp")},
+		{name: settings.XRPLWSSURL, flag: "xrpl-wss-url", ask: "Which XRP Ledger server does this node ask about the ledger?", when: settlesOn("xrp")},
+		{name: settings.KeyBackend, flag: "key-backend", ask: "Where will this node's signing keys live?", kind: kindChoice, drives: true, newPage: true},
+		// Optional until something signs: asked, skippable, written when given.
+		{name: settings.EVMPrivateKey, flag: "evm-private-key-file", ask: "Which file holds the EVM signing key (optional for now)?", kind: kindSecretFile,
+			when: allOf(backendIs("env"), settlesOn("evm"))},
+		{name: settings.XRPSecret, flag: "xrp-secret-file", ask: "Which file holds the XRP secret (optional for now)?", kind: kindSecretFile,
+			when: allOf(backendIs("env"), settlesOn("xrp"))},
+		{name: settings.AWSRegion, flag: "aws-region", ask: "In which AWS region is the KMS key?", when: backendIs("aws-kms")},
+		{name: settings.AWSKMSEVMKeyID, flag: "aws-kms-evm-key-id", ask: "Which AWS KMS key signs EVM settlements?", when: allOf(backendIs("aws-kms"), settlesOn("evm"))},
+		{name: settings.AWSKMSXRPKeyID, flag: "aws-kms-xrp-key-id", ask: "Which AWS KMS key signs XRP settlements?", when: allOf(backendIs("aws-kms"), settlesOn("xrp"))},
+		{name: settings.AWSAccessKeyID, flag: "aws-access-key-id", ask: "Which AWS access key id (empty: the instance role)?", when: backendIs("aws-kms")},
+		{name: settings.AWSSecretAccessKey, flag: "aws-secret-access-key-file", ask: "Which file holds the AWS secret access key?", kind: kindSecretFile,
 			when: backendIs("aws-kms"), need: isSet(settings.AWSAccessKeyID)},
-		{name: settings.GCPProjectID, flag: "gcp-project-id", when: backendIs("gcp-kms")},
-		{name: settings.GCPKMSLocation, flag: "gcp-kms-location", when: backendIs("gcp-kms")},
-		{name: settings.GCPKMSKeyring, flag: "gcp-kms-keyring", when: backendIs("gcp-kms")},
-		{name: settings.GCPKMSEVMKey, flag: "gcp-kms-evm-key", when: allOf(backendIs("gcp-kms"), settlesOn("evm"))},
-		{name: settings.GCPKMSXRPKey, flag: "gcp-kms-xrp-key", when: allOf(backendIs("gcp-kms"), settlesOn("xrp"))},
-		{name: settings.GCPCredentialsJSON, flag: "gcp-credentials-json-file", kind: kindSecretFile, when: backendIs("gcp-kms")},
-		{name: settings.AzureKeyVaultURL, flag: "azure-key-vault-url", when: backendIs("azure-kv")},
-		{name: settings.AzureEVMKeyName, flag: "azure-evm-key-name", when: allOf(backendIs("azure-kv"), settlesOn("evm"))},
-		{name: settings.AzureXRPKeyName, flag: "azure-xrp-key-name", when: allOf(backendIs("azure-kv"), settlesOn("xrp"))},
-		{name: settings.AzureTenantID, flag: "azure-tenant-id", when: backendIs("azure-kv")},
-		{name: settings.AzureClientID, flag: "azure-client-id", when: backendIs("azure-kv")},
-		{name: settings.AzureClientSecret, flag: "azure-client-secret-file", kind: kindSecretFile, when: backendIs("azure-kv")},
-		{name: settings.PrometheusEnabled, flag: "monitoring", kind: kindYesNo, newPage: true},
-		{name: settings.BTPPort, flag: "btp-port", kind: kindPort},
-		{name: settings.HealthCheckPort, flag: "health-port", kind: kindPort},
-		{name: settings.LogLevel, flag: "log-level", kind: kindChoice},
-		{name: settings.PeerDiscoveryEnabled, flag: "discovery", kind: kindYesNo, drives: true},
-		{name: settings.PeerDiscoveryEndpoints, flag: "discovery-endpoints", when: discoveryOn},
-		{name: settings.PeerAnnounceAddress, flag: "announce-address", when: discoveryOn},
+		{name: settings.GCPProjectID, flag: "gcp-project-id", ask: "Which Google Cloud project holds the KMS key?", when: backendIs("gcp-kms")},
+		{name: settings.GCPKMSLocation, flag: "gcp-kms-location", ask: "In which Cloud KMS location is the key ring?", when: backendIs("gcp-kms")},
+		{name: settings.GCPKMSKeyring, flag: "gcp-kms-keyring", ask: "Which Cloud KMS key ring holds the keys?", when: backendIs("gcp-kms")},
+		{name: settings.GCPKMSEVMKey, flag: "gcp-kms-evm-key", ask: "Which Cloud KMS key signs EVM settlements?", when: allOf(backendIs("gcp-kms"), settlesOn("evm"))},
+		{name: settings.GCPKMSXRPKey, flag: "gcp-kms-xrp-key", ask: "Which Cloud KMS key signs XRP settlements?", when: allOf(backendIs("gcp-kms"), settlesOn("xrp"))},
+		{name: settings.GCPCredentialsJSON, flag: "gcp-credentials-json-file", ask: "Which file holds the service-account credentials (empty: workload identity)?",
+			kind: kindSecretFile, when: backendIs("gcp-kms")},
+		{name: settings.AzureKeyVaultURL, flag: "azure-key-vault-url", ask: "What is the Azure Key Vault's URL?", when: backendIs("azure-kv")},
+		{name: settings.AzureEVMKeyName, flag: "azure-evm-key-name", ask: "Which vault key signs EVM settlements?", when: allOf(backendIs("azure-kv"), settlesOn("evm"))},
+		{name: settings.AzureXRPKeyName, flag: "azure-xrp-key-name", ask: "Which vault key signs XRP settlements?", when: allOf(backendIs("azure-kv"), settlesOn("xrp"))},
+		{name: settings.AzureTenantID, flag: "azure-tenant-id", ask: "Which Azure AD tenant (empty: the managed identity)?", when: backendIs("azure-kv")},
+		{name: settings.AzureClientID, flag: "azure-client-id", ask: "Which Azure AD application (empty: the managed identity)?", when: backendIs("azure-kv")},
+		{name: settings.AzureClientSecret, flag: "azure-client-secret-file", ask: "Which file holds the Azure client secret (empty: the managed identity)?",
+			kind: kindSecretFile, when: backendIs("azure-kv")},
+		{name: settings.PrometheusEnabled, flag: "monitoring", ask: "Run Prometheus and Grafana with the node?", kind: kindYesNo, newPage: true},
+		{name: settings.BTPPort, flag: "btp-port", ask: "On which public port do peers reach this node?", kind: kindPort},
+		{name: settings.HealthCheckPort, flag: "health-port", ask: "On which local port are health and metrics served?", kind: kindPort},
+		{name: settings.LogLevel, flag: "log-level", ask: "How much should the connector log?", kind: kindChoice},
+		{name: settings.PeerDiscoveryEnabled, flag: "discovery", ask: "Find peers through a discovery registry?", kind: kindYesNo, drives: true},
+		{name: settings.PeerDiscoveryEndpoints, flag: "discovery-endpoints", ask: "Which discovery registries (comma-separated URLs)?", when: discoveryOn},
+		{name: settings.PeerAnnounceAddress, flag: "announce-address", ask: "At which public wss:// URL do peers reach this node?", when: discoveryOn},
 	}
 }
 

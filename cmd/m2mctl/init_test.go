@@ -198,8 +198,9 @@ func TestInitScriptedNamesEveryMissingFlag(t *testing.T) {
 		want    []string
 		notWant []string
 	}{
-		{"defaults need an EVM address and key", nil, []string{"--evm-address", "--evm-private-key-file"}, []string{"--xrp-address"}},
-		{"xrp with env keys", []string{"--settlement", "xrp"}, []string{"--xrp-address", "--xrp-secret-file"}, []string{"--evm-address"}},
+		// Keys are optional until something signs: the env backend's key files are never demanded.
+		{"defaults need an EVM address, not a key", nil, []string{"--evm-address"}, []string{"--xrp-address", "--evm-private-key-file"}},
+		{"xrp with env keys needs no key file", []string{"--settlement", "xrp"}, []string{"--xrp-address"}, []string{"--evm-address", "--xrp-secret-file"}},
 		{"gcp", []string{"--settlement", "xrp", "--xrp-address", testXRPAddress, "--key-backend", "gcp-kms"},
 			[]string{"--gcp-project-id", "--gcp-kms-location", "--gcp-kms-keyring", "--gcp-kms-xrp-key"}, []string{"--gcp-credentials-json-file", "--xrp-secret-file"}},
 		{"aws access key without its secret", []string{"--settlement", "xrp", "--xrp-address", testXRPAddress, "--key-backend", "aws-kms",
@@ -337,5 +338,21 @@ func TestSeedVerbsAreAliases(t *testing.T) {
 		if err != nil || cmd.Name() != want {
 			t.Errorf("m2mctl %s runs %v (%v); want %s", alias, cmd.Name(), err, want)
 		}
+	}
+}
+
+// `config` says that settlement signing is not active, so an operator who gave keys knows they are unused.
+func TestConfigSaysSettlementSigningIsNotActive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".env")
+	if res := runInit(t, strings.NewReader(""), "--yes", "--output", path, "--evm-address", testEVMAddress); res.code != 0 {
+		t.Fatalf("init: exit %d: %s", res.code, res.stderr)
+	}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), &ioStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, []string{"config", "--env-file", path})
+	if code != 0 || !strings.Contains(errOut.String(), "Settlement signing is not active") {
+		t.Fatalf("config: exit %d, stderr %q; want 0 and the note that signing is not active", code, errOut.String())
+	}
+	if strings.Contains(out.String(), "EVM_PRIVATE_KEY") {
+		t.Errorf("the YAML passes EVM_PRIVATE_KEY to a container")
 	}
 }

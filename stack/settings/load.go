@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,7 +83,32 @@ func LoadWithNotices(path string) (Values, []Notice, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return v, notices(entries, v), nil
+	ns := notices(entries, v)
+	if fi, err := f.Stat(); err == nil {
+		if n, ok := exposedSecrets(path, fi.Mode(), entries); ok {
+			ns = append(ns, n)
+		}
+	}
+	return v, ns, nil
+}
+
+// exposedSecrets is a notice (not a problem: the node still runs) when a .env holding secrets can be read by
+// group or others, with the command that fixes it.
+func exposedSecrets(path string, mode os.FileMode, entries map[string]entry) (Notice, bool) {
+	if runtime.GOOS == "windows" || mode.Perm()&0o077 == 0 {
+		return Notice{}, false
+	}
+	var secrets []string
+	for _, s := range Schema() {
+		if e, ok := entries[s.Name]; ok && s.Secret && strings.TrimSpace(e.value) != "" {
+			secrets = append(secrets, s.Name)
+		}
+	}
+	if len(secrets) == 0 {
+		return Notice{}, false
+	}
+	return Notice{Key: path, Msg: fmt.Sprintf("holds secrets (%s) and is readable by group or others (mode %04o); run: chmod 600 %s",
+		strings.Join(secrets, ", "), mode.Perm(), path)}, true
 }
 
 // FromEnviron validates settings taken from a process environment (KEY=VALUE strings, as os.Environ gives).
@@ -242,7 +268,12 @@ func ReadRaw(r io.Reader) ([]RawEntry, []Problem) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+		text := sc.Text()
+		if n == 1 {
+			// Windows editors may start a UTF-8 file with a byte order mark; it is not part of the first key.
+			text = strings.TrimPrefix(text, "\ufeff")
+		}
+		line := strings.TrimSpace(text)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
