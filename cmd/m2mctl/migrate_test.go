@@ -211,7 +211,8 @@ func TestConfigNotesEachAliasOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runDeploy(t, "config", "--env-file", env)
-	want := []string{"note: line 6: XRP_PRIVATE_KEY is read as XRP_SECRET", "note: line 7: AZURE_KEYVAULT_URL is read as AZURE_KEY_VAULT_URL"}
+	want := []string{"note: line 6: XRP_PRIVATE_KEY is read as XRP_SECRET", "note: line 7: AZURE_KEYVAULT_URL is read as AZURE_KEY_VAULT_URL",
+		"note: " + signingInactive}
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	if code != 0 || len(lines) != len(want) {
 		t.Fatalf("exit %d, stderr:\n%s\nwant exit 0 and %d note lines", code, stderr, len(want))
