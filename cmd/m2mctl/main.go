@@ -93,6 +93,7 @@ The stack is a Compose project: 'm2mctl config' prints it as YAML that 'docker c
 		newCmdLogs(io),
 		newCmdDown(io),
 		newCmdMigrate(io),
+		newCmdImages(io),
 	)
 	return root
 }
