@@ -81,6 +81,10 @@ func SaveImages(ctx context.Context, cli Engine, refs []string, path string, pro
 	if err := tmp.Close(); err != nil {
 		return nil, err
 	}
+	// Images hold no secrets; the bundle is meant to be copied to other hosts and read by other users.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return nil, err
+	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return nil, err
 	}

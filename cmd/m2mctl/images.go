@@ -156,7 +156,7 @@ func (p *byteProgress) report(n int64) {
 	if p.live {
 		every = 200 * time.Millisecond
 	}
-	if p.finished || time.Since(p.shown) < every {
+	if p.finished || n == 0 || time.Since(p.shown) < every {
 		return
 	}
 	p.shown = time.Now()
