@@ -111,28 +111,63 @@ func (c *connector) schedule(ctx context.Context, view []PeerInfo, keyFor func(s
 func (c *connector) choose(now time.Time) {
 	free := c.cfg.MaxPeers
 	var candidates []*peerState
+	var cands []candidate
 	for _, st := range c.peers {
 		switch {
 		case st.chosen:
 			free--
 		case !st.inbound && !st.busy && !now.Before(st.retryAt):
 			candidates = append(candidates, st)
+			cands = append(cands, candidate{caps: st.caps, firstSeen: st.firstSeen})
 		}
 	}
-	if free <= 0 || len(candidates) == 0 {
-		return
+	for _, i := range pickPeers(cands, c.cfg.Self.Capabilities, free, rand.Shuffle) {
+		candidates[i].chosen = true
 	}
-	rand.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
-	mine := c.cfg.Self.Capabilities
-	slices.SortStableFunc(candidates, func(a, b *peerState) int {
-		if d := shared(mine, b.caps) - shared(mine, a.caps); d != 0 {
-			return d
+}
+
+// candidate is what choosing a peer looks at.
+type candidate struct {
+	caps      []string
+	firstSeen time.Time
+}
+
+// pickPeers returns the indexes of up to free candidates: those sharing most settlement capabilities with
+// mine first, then the longest known, then at random (shuffle, rand.Shuffle outside simulations).
+func pickPeers(cands []candidate, mine []string, free int, shuffle func(n int, swap func(i, j int))) []int {
+	if free <= 0 || len(cands) == 0 {
+		return nil
+	}
+	order := make([]int, len(cands))
+	for i := range order {
+		order[i] = i
+	}
+	shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	better := func(a, b int) bool { // a ranks before b
+		sa, sb := shared(mine, cands[a].caps), shared(mine, cands[b].caps)
+		if sa != sb {
+			return sa > sb
 		}
-		return a.firstSeen.Compare(b.firstSeen)
-	})
-	for _, st := range candidates[:min(free, len(candidates))] {
-		st.chosen = true
+		return cands[a].firstSeen.Before(cands[b].firstSeen)
 	}
+	// The best free in shuffled order, keeping that order among equals: a stable sort's first free, in
+	// O(n·free) rather than O(n log n), which matters at 10,000 candidates.
+	top := make([]int, 0, free)
+	for _, i := range order {
+		if len(top) == free && !better(i, top[free-1]) {
+			continue
+		}
+		at := len(top)
+		for at > 0 && better(i, top[at-1]) {
+			at--
+		}
+		if len(top) < free {
+			top = append(top, 0)
+		}
+		copy(top[at+1:], top[at:len(top)-1])
+		top[at] = i
+	}
+	return top
 }
 
 func shared(a, b []string) int {
