@@ -56,6 +56,11 @@ bench-ilp: ## ILP forwarding throughput/latency and codec speed, BENCH_COUNT sam
 bench-up: ## m2mctl up against docker compose up -d --wait (set M2M_COMPOSE_BIN)
 	$(GO) test -run '^$$' -bench 'BenchmarkUp' -benchtime 5x -timeout 40m -v ./test/e2e/
 
+bench-discovery: ## discovery registry under load (real binary), 304 server time, and the 100,000-node feed and 10,000-node peer-selection simulations
+	set -o pipefail; M2M_BENCH=1 $(GO) test -count=1 -run '^TestBenchDiscoveryRegistry$$' -v ./cmd/m2m-connector/ | grep -E '^\s+discovery_bench|^(ok|FAIL|---)'
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkNotModified$$' -benchtime 20000x ./connector/discovery/
+	set -o pipefail; M2M_SIM=1 $(GO) test -count=1 -timeout 60m -run '^TestSimulate' -v ./connector/discovery/ | grep -E '^\s+sim_test|^(ok|FAIL|---)'
+
 image-local: ## build the connector image from a static binary, no registry needed
 	COMMIT=$(COMMIT) ./deploy/build-local.sh $(CONNECTOR_IMAGE)
 
