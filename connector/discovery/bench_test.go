@@ -1,10 +1,14 @@
 package discovery
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+
+	"github.com/m2mnet/m2m/connector/identity"
 )
 
 // BenchmarkNotModified is the server time of a no-change poll (304) with 10,000 nodes held: the handler
@@ -35,4 +39,37 @@ func BenchmarkNotModified(b *testing.B) {
 			b.Fatalf("%d, want 304", w.Code)
 		}
 	}
+}
+
+// BenchmarkAnnounce is the server side of a new signed registration (durable before its answer), with
+// requests from parallel clients sharing fsyncs: the handler alone, without the network.
+func BenchmarkAnnounce(b *testing.B) {
+	reg, err := NewRegistry(RegistryConfig{DataDir: b.TempDir(), MaxNodes: 1 << 30, MaxPerClient: 1 << 30, RateLimit: 1e12, RateBurst: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer reg.Close()
+	nodes := make([]testNode, b.N)
+	bodies := make([][]byte, b.N)
+	for i := range nodes {
+		nodes[i] = newTestNode(b, fmt.Sprintf("node-%07d", i))
+		bodies[i] = nodes[i].body(b)
+	}
+	var next atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1) - 1
+			req := httptest.NewRequest(http.MethodPost, announcePath, bytes.NewReader(bodies[i]))
+			req.Header.Set(HeaderPublicKey, identity.EncodePublicKey(nodes[i].pub()))
+			req.Header.Set(HeaderSignature, identity.SignBody(nodes[i].key, bodies[i]))
+			w := httptest.NewRecorder()
+			reg.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Errorf("%d %s", w.Code, w.Body)
+				return
+			}
+		}
+	})
 }

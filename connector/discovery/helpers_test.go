@@ -79,7 +79,7 @@ type testNode struct {
 	info PeerInfo
 }
 
-func newTestNode(t *testing.T, id string) testNode {
+func newTestNode(t testing.TB, id string) testNode {
 	t.Helper()
 	enc, _, err := identity.GenerateKey()
 	if err != nil {
@@ -97,7 +97,7 @@ func newTestNode(t *testing.T, id string) testNode {
 
 func (n testNode) pub() ed25519.PublicKey { return n.key.Public().(ed25519.PublicKey) }
 
-func (n testNode) body(t *testing.T) []byte {
+func (n testNode) body(t testing.TB) []byte {
 	t.Helper()
 	b, err := json.Marshal(n.info)
 	if err != nil {
