@@ -36,8 +36,8 @@ func TestBenchDiscoveryRegistry(t *testing.T) {
 	defer stop()
 
 	type signed struct {
-		body     []byte
-		pub, sig string
+		body         []byte
+		pub, ts, sig string
 	}
 	reqs := make([]signed, n)
 	var wg sync.WaitGroup
@@ -49,7 +49,8 @@ func TestBenchDiscoveryRegistry(t *testing.T) {
 				id := fmt.Sprintf("bench-%05d", i)
 				body, _ := json.Marshal(discovery.PeerInfo{NodeID: id, BTPEndpoint: "wss://" + id + ".example.net:4000",
 					ILPAddress: "g.m2m." + id, Capabilities: []string{"evm-settlement"}, Version: "0.3.0"})
-				reqs[i] = signed{body: body, pub: identity.EncodePublicKey(key.Public().(ed25519.PublicKey)), sig: identity.SignBody(key, body)}
+				ts, sig := identity.SignMessage(key, identity.PurposeAnnounce, base, time.Now(), body)
+				reqs[i] = signed{body: body, pub: identity.EncodePublicKey(key.Public().(ed25519.PublicKey)), ts: ts, sig: sig}
 			}
 		})
 	}
@@ -59,6 +60,7 @@ func TestBenchDiscoveryRegistry(t *testing.T) {
 	post := func(s signed) error {
 		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/peers/announce", bytes.NewReader(s.body))
 		req.Header.Set(discovery.HeaderPublicKey, s.pub)
+		req.Header.Set(discovery.HeaderTimestamp, s.ts)
 		req.Header.Set(discovery.HeaderSignature, s.sig)
 		resp, err := hc.Do(req)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/m2mnet/m2m/connector/identity"
 )
@@ -22,7 +23,7 @@ func BenchmarkNotModified(b *testing.B) {
 	for i := range 10000 {
 		id := fmt.Sprintf("node-%05d", i)
 		info := PeerInfo{NodeID: id, BTPEndpoint: "wss://" + id + ".example.net:4000", ILPAddress: "g.m2m." + id, Capabilities: []string{"evm-settlement"}, Version: "1"}
-		if st, msg, _ := reg.apply(info, fmt.Sprintf("%044d", i), nil, "", reg.cfg.Now()); st != http.StatusOK {
+		if st, msg, _ := reg.apply(info, fmt.Sprintf("%044d", i), nil, "", reg.cfg.Now(), reg.cfg.Now()); st != http.StatusOK {
 			b.Fatal(msg)
 		}
 	}
@@ -63,7 +64,9 @@ func BenchmarkAnnounce(b *testing.B) {
 			i := next.Add(1) - 1
 			req := httptest.NewRequest(http.MethodPost, announcePath, bytes.NewReader(bodies[i]))
 			req.Header.Set(HeaderPublicKey, identity.EncodePublicKey(nodes[i].pub()))
-			req.Header.Set(HeaderSignature, identity.SignBody(nodes[i].key, bodies[i]))
+			ts, sig := identity.SignMessage(nodes[i].key, identity.PurposeAnnounce, "http://example.com", time.Now(), bodies[i])
+			req.Header.Set(HeaderTimestamp, ts)
+			req.Header.Set(HeaderSignature, sig)
 			w := httptest.NewRecorder()
 			reg.ServeHTTP(w, req)
 			if w.Code != http.StatusOK {

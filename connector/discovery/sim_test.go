@@ -57,7 +57,7 @@ func TestSimulateChangeFeedAt100kNodes(t *testing.T) {
 		return n
 	}
 	announce := func(n *simNode) {
-		if st, msg, _ := reg.apply(n.info, n.key, nil, "", clk.Now()); st != http.StatusOK {
+		if st, msg, _ := reg.apply(n.info, n.key, nil, "", clk.Now(), clk.Now()); st != http.StatusOK {
 			t.Fatalf("announce %s: %d %s", n.info.NodeID, st, msg)
 		}
 	}
@@ -81,6 +81,7 @@ func TestSimulateChangeFeedAt100kNodes(t *testing.T) {
 		announce(join(i))
 	}
 	_ = reg.journal.flush()
+	clk.Advance(time.Second)
 	_, fullBytes, h, body := get(peersPath, "")
 	var first struct{ Cursor string }
 	_ = json.Unmarshal(body, &first)
@@ -98,7 +99,7 @@ func TestSimulateChangeFeedAt100kNodes(t *testing.T) {
 				announce(n)
 			}
 		}
-		for range churn / 60 {
+		for range churn*(s+1)/60 - churn*s/60 {
 			all[rand.IntN(len(all))].alive = false // leaves without a DELETE: it expires
 			n := join(next)
 			next++
@@ -187,18 +188,29 @@ func TestSimulatePeerSelectionAt10kNodes(t *testing.T) {
 			alive[i] = true
 		}
 		chosen := make([]map[int]bool, n)
-		refill := func(i int) {
-			cands, idx := make([]candidate, 0, n), make([]int, 0, n)
+		// One candidate list of the live nodes, shared by every node's choice: pickPeers is asked for
+		// enough to skip the node itself and the peers it holds already.
+		var cands []candidate
+		var idx []int
+		listAlive := func() {
+			cands, idx = cands[:0], idx[:0]
 			for j := range n {
-				if j != i && alive[j] && !chosen[i][j] {
+				if alive[j] {
 					cands = append(cands, candidate{caps: caps[j], firstSeen: t0})
 					idx = append(idx, j)
 				}
 			}
-			for _, k := range pickPeers(cands, caps[i], limit-len(chosen[i]), rng.Shuffle) {
-				chosen[i][idx[k]] = true
+		}
+		refill := func(i int) {
+			free := limit - len(chosen[i])
+			for _, k := range pickPeers(cands, caps[i], free+len(chosen[i])+1, rng.Shuffle) {
+				if j := idx[k]; j != i && !chosen[i][j] && free > 0 {
+					chosen[i][j] = true
+					free--
+				}
 			}
 		}
+		listAlive()
 		for i := range n {
 			chosen[i] = map[int]bool{}
 			refill(i)
@@ -209,6 +221,7 @@ func TestSimulatePeerSelectionAt10kNodes(t *testing.T) {
 		for _, i := range rng.Perm(n)[:n/10] {
 			alive[i] = false
 		}
+		listAlive()
 		for i := range n {
 			if !alive[i] {
 				continue
