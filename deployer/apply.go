@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -87,8 +86,7 @@ func (d *Deployer) Up(ctx context.Context, project *types.Project, opts UpOption
 	case ctx.Err() != nil:
 		return plan, interrupted(ctx, err)
 	case waitCtx.Err() != nil && errors.Is(err, context.DeadlineExceeded):
-		return plan, fmt.Errorf("services not ready after --wait-timeout %s: %s; see 'm2mctl status' and 'm2mctl logs'",
-			opts.WaitTimeout, d.pending(project, t))
+		return plan, &WaitTimeoutError{Timeout: opts.WaitTimeout, Pending: d.pending(project, t)}
 	}
 	return plan, err
 }
@@ -109,7 +107,7 @@ func needsReplan(p *Plan) bool {
 	return false
 }
 
-func (d *Deployer) pending(project *types.Project, t *tracker) string {
+func (d *Deployer) pending(project *types.Project, t *tracker) []string {
 	var out []string
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -119,7 +117,7 @@ func (d *Deployer) pending(project *types.Project, t *tracker) string {
 			out = append(out, fmt.Sprintf("%s not yet %s", name, goalWords[g]))
 		}
 	}
-	return strings.Join(out, ", ")
+	return out
 }
 
 var goalWords = map[goal]string{goalStarted: "started", goalHealthy: "healthy", goalCompleted: "completed", goalRunning: "running"}
@@ -144,11 +142,11 @@ func (d *Deployer) runService(ctx context.Context, p *types.Project, s types.Ser
 	ev := func(status, detail string, final bool) {
 		report(r, Event{Kind: "service", Name: s.Name, Status: status, Detail: detail, Final: final})
 	}
-	c := step.Existing
+	c := step.existing
 	switch step.Action {
 	case ActionRecreate:
 		mctx, cancel := mutation(ctx)
-		err := d.removeContainer(mctx, step.Existing, stopTimeout(s), r)
+		err := d.removeContainer(mctx, step.existing, stopTimeout(s), r)
 		cancel()
 		if err != nil {
 			return err
@@ -170,18 +168,21 @@ func (d *Deployer) runService(ctx context.Context, p *types.Project, s types.Ser
 	defer cancel()
 	if step.Action == ActionKeep {
 		t.register(mctx, s.Name, c)
-		if c.Done || (isOneShot(s) && c.State == "exited" && c.ExitCode == 0) {
+		if _, ok := finished(c); ok {
 			t.markDone(s.Name)
 			ev(StatusSkipped, step.Reason, true)
 			return nil
 		}
 	} else {
-		if done, err := d.alreadyDone(mctx, s, c); err != nil {
+		// A one-shot made or started now may still have nothing to do: look before running it.
+		var err error
+		if c.Done, err = d.lookDone(mctx, c); err != nil {
 			return err
-		} else if done != "" {
+		}
+		if why, ok := finished(c); ok {
 			t.register(mctx, s.Name, c)
 			t.markDone(s.Name)
-			ev(StatusSkipped, alreadyDone(s.Name, done), true)
+			ev(StatusSkipped, why, true)
 			return nil
 		}
 		t.registerStarting(s.Name, c.ID)
@@ -245,19 +246,6 @@ func (d *Deployer) waitDependencies(ctx context.Context, p *types.Project, s typ
 		}
 	}
 	return nil
-}
-
-// alreadyDone looks for s's done-if-exists path in c; it returns the path when it is there.
-func (d *Deployer) alreadyDone(ctx context.Context, s types.ServiceConfig, c Container) (string, error) {
-	p := doneIfExists(s)
-	if p == "" {
-		return "", nil
-	}
-	ok, err := d.pathExists(ctx, c.ID, p)
-	if err != nil || !ok {
-		return "", err
-	}
-	return p, nil
 }
 
 func stopTimeout(s types.ServiceConfig) *int {

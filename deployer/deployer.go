@@ -5,6 +5,7 @@ package deployer
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/moby/moby/client"
@@ -35,9 +36,10 @@ func Connect(ctx context.Context) (*client.Client, error) {
 	return cli, nil
 }
 
-// Deployer applies Compose projects to one engine.
+// Deployer is the Docker Engine target: it applies Compose projects to one engine.
 type Deployer struct {
-	cli Engine
+	cli    Engine
+	closer io.Closer // the client, when Open made it
 }
 
 // New returns a Deployer that talks to cli.

@@ -129,6 +129,7 @@ services:
         mv /data/0_0.tigerbeetle.tmp /data/0_0.tigerbeetle
     volumes: [tigerbeetle-data:/data]
     restart: "no"
+    labels: {io.m2m.done-if-exists: /data/0_0.tigerbeetle}
     networks: [ilp-production-network]
   tigerbeetle:
     image: {{TB}}

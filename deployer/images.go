@@ -59,14 +59,14 @@ func (d *Deployer) planImages(ctx context.Context, project *types.Project, opts 
 		case !present && local != "":
 			step.Action, step.Reason = "missing", "absent and never pulled"
 		case policy == PullNever:
-			step.Action, step.Reason = "missing", "absent and --pull never"
+			step.Action, step.Reason = "missing", "absent and the pull policy is never"
 			if present {
 				step.Action, step.Reason = "present", ""
 			}
 		default:
 			step.Action, step.Reason = "pull", "absent"
 			if present {
-				step.Reason = "--pull always"
+				step.Reason = "pull policy always"
 			}
 		}
 		steps = append(steps, step)
@@ -86,11 +86,7 @@ func (d *Deployer) ensureImages(ctx context.Context, plan *Plan, opts Options, r
 		case "present":
 			report(r, Event{Kind: "image", Name: step.Name, Status: StatusPresent, Final: true})
 		case "missing":
-			if hint := opts.LocalOnly[step.Name]; hint != "" {
-				return fmt.Errorf("image %s is not on this host and is never pulled: %s", step.Name, hint)
-			}
-			return fmt.Errorf("image %s is not on this host and --pull never forbids pulling it: "+
-				"load it (docker load -i FILE), build it, or run with --pull missing", step.Name)
+			return &ImageMissingError{Image: step.Name, Hint: opts.LocalOnly[step.Name]}
 		case "build":
 			wg.Add(1)
 			go func(ref string) {
@@ -149,6 +145,5 @@ func pullError(ref string, err error) error {
 	if e := Explain(err); e != err {
 		return e
 	}
-	return fmt.Errorf("pull %s failed: %s; check that this host reaches the registry (proxy, DNS, login), "+
-		"or load the image (docker load -i FILE) and run with --pull never", ref, firstLine(err.Error()))
+	return &PullError{Image: ref, Err: err}
 }

@@ -75,12 +75,16 @@ func TestPullFailureIsOneLineWithTheFix(t *testing.T) {
 		t.Fatal("up succeeded with an image that cannot be pulled")
 	}
 	msg := err.Error()
-	if strings.Contains(msg, "\n") || !strings.Contains(msg, "pull "+s.name+".invalid/nothing:1 failed") || !strings.Contains(msg, "--pull never") {
+	var pe *deployer.PullError
+	if strings.Contains(msg, "\n") || !strings.Contains(msg, "pull "+s.name+".invalid/nothing:1 failed") || !strings.Contains(msg, "docker load") {
 		t.Errorf("pull failure %q: want one line naming the image and the fix", msg)
+	} else if !errors.As(err, &pe) || pe.Image != s.name+".invalid/nothing:1" {
+		t.Errorf("pull failure %q is not a PullError naming the image (the command adds its flag)", msg)
 	}
 	_, err = s.d.Up(ctx, p, deployer.UpOptions{Options: deployer.Options{Pull: deployer.PullNever}})
-	if err == nil || !strings.Contains(err.Error(), "is not on this host and --pull never") {
-		t.Errorf("with --pull never: %v, want the missing image named", err)
+	var me *deployer.ImageMissingError
+	if !errors.As(err, &me) || me.Image != s.name+".invalid/nothing:1" || !strings.Contains(err.Error(), "is not on this host") {
+		t.Errorf("with pull policy never: %v, want an ImageMissingError naming the image", err)
 	}
 }
 

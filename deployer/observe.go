@@ -3,24 +3,24 @@ package deployer
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"sort"
 	"strconv"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/api/types/volume"
 	"github.com/moby/moby/client"
 )
 
-// Container is what the deployer knows of one existing service container.
+// Container is what the Docker Engine target knows of one existing service container, in neutral terms.
 type Container struct {
 	ID         string
 	Name       string
 	Service    string
 	Number     int
-	State      container.ContainerState // created, running, exited, restarting, …
-	Health     string                   // "", starting, healthy, unhealthy
+	State      string // created, running, exited, restarting, paused, dead
+	Health     string // "", starting, healthy, unhealthy
 	ExitCode   int
 	OOMKilled  bool
 	ConfigHash string
@@ -28,7 +28,7 @@ type Container struct {
 	Image      string
 	StartedAt  time.Time
 	Restarts   int
-	Ports      network.PortMap
+	Ports      []PublishedPort
 	Labels     map[string]string
 	Restart    string // restart policy name
 	Tty        bool
@@ -36,12 +36,37 @@ type Container struct {
 	Done bool
 }
 
+// PublishedPort is a container port published on the host.
+type PublishedPort struct {
+	Target string `json:"target"` // the container's port and protocol: "8080/tcp"
+	Host   string `json:"host"`   // host:port as bound: "127.0.0.1:49153", "0.0.0.0:4000"
+}
+
+// Addr is where a client on this host reaches the port: an unspecified address becomes loopback.
+func (p PublishedPort) Addr() string {
+	host, port, err := net.SplitHostPort(p.Host)
+	if err != nil {
+		return p.Host
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// Resource is a network or a volume of a project.
+type Resource struct {
+	ID     string
+	Name   string
+	Labels map[string]string
+}
+
 // Observed is what exists on the engine for one project.
 type Observed struct {
 	Project    string
 	Containers map[string][]Container // by service, one-off containers excluded
-	Networks   map[string]network.Summary
-	Volumes    map[string]volume.Volume
+	Networks   map[string]Resource    // by name
+	Volumes    map[string]Resource    // by name
 }
 
 func projectFilter(project string) client.Filters {
@@ -51,7 +76,7 @@ func projectFilter(project string) client.Filters {
 // Observe lists the containers, networks and volumes that carry project's label.
 func (d *Deployer) Observe(ctx context.Context, project string) (*Observed, error) {
 	obs := &Observed{Project: project, Containers: map[string][]Container{},
-		Networks: map[string]network.Summary{}, Volumes: map[string]volume.Volume{}}
+		Networks: map[string]Resource{}, Volumes: map[string]Resource{}}
 	list, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter(project)})
 	if err != nil {
 		return nil, fmt.Errorf("list containers of project %s: %w", project, Explain(err))
@@ -64,6 +89,9 @@ func (d *Deployer) Observe(ctx context.Context, project string) (*Observed, erro
 		if err != nil {
 			return nil, err
 		}
+		if c.Done, err = d.lookDone(ctx, c); err != nil {
+			return nil, err
+		}
 		obs.Containers[c.Service] = append(obs.Containers[c.Service], c)
 	}
 	for _, cs := range obs.Containers {
@@ -74,14 +102,14 @@ func (d *Deployer) Observe(ctx context.Context, project string) (*Observed, erro
 		return nil, fmt.Errorf("list networks of project %s: %w", project, Explain(err))
 	}
 	for _, n := range nets.Items {
-		obs.Networks[n.Name] = n
+		obs.Networks[n.Name] = Resource{ID: n.ID, Name: n.Name, Labels: n.Labels}
 	}
 	vols, err := d.cli.VolumeList(ctx, client.VolumeListOptions{Filters: projectFilter(project)})
 	if err != nil {
 		return nil, fmt.Errorf("list volumes of project %s: %w", project, Explain(err))
 	}
 	for _, v := range vols.Items {
-		obs.Volumes[v.Name] = v
+		obs.Volumes[v.Name] = Resource{Name: v.Name, Labels: v.Labels}
 	}
 	return obs, nil
 }
@@ -101,7 +129,7 @@ func (d *Deployer) inspect(ctx context.Context, id string) (Container, error) {
 	c.ConfigHash = c.Labels[LabelConfigHash]
 	c.Number, _ = strconv.Atoi(c.Labels[LabelNumber])
 	if st := r.State; st != nil {
-		c.State, c.ExitCode, c.OOMKilled = st.Status, st.ExitCode, st.OOMKilled
+		c.State, c.ExitCode, c.OOMKilled = string(st.Status), st.ExitCode, st.OOMKilled
 		if st.Health != nil {
 			c.Health = string(st.Health.Status)
 		}
@@ -110,7 +138,7 @@ func (d *Deployer) inspect(ctx context.Context, id string) (Container, error) {
 		}
 	}
 	if r.NetworkSettings != nil {
-		c.Ports = r.NetworkSettings.Ports
+		c.Ports = publishedPorts(r.NetworkSettings.Ports)
 	}
 	if r.HostConfig != nil {
 		c.Restart = string(r.HostConfig.RestartPolicy.Name)
@@ -119,6 +147,35 @@ func (d *Deployer) inspect(ctx context.Context, id string) (Container, error) {
 		c.Tty = r.Config.Tty
 	}
 	return c, nil
+}
+
+func publishedPorts(m network.PortMap) []PublishedPort {
+	var out []PublishedPort
+	for port, bindings := range m {
+		for _, b := range bindings {
+			ip := "0.0.0.0"
+			if b.HostIP.IsValid() {
+				ip = b.HostIP.String()
+			}
+			out = append(out, PublishedPort{Target: port.String(), Host: net.JoinHostPort(ip, b.HostPort)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Target != out[j].Target {
+			return out[i].Target < out[j].Target
+		}
+		return out[i].Host < out[j].Host
+	})
+	return out
+}
+
+// lookDone looks, for a one-shot that has not completed, whether its done-if-exists path is there.
+func (d *Deployer) lookDone(ctx context.Context, c Container) (bool, error) {
+	path := doneIfExists(c.Labels, c.Restart)
+	if path == "" || (c.State == stateExited && c.ExitCode == 0) {
+		return false, nil
+	}
+	return d.pathExists(ctx, c.ID, path)
 }
 
 func trimSlash(s string) string {

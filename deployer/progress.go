@@ -33,12 +33,13 @@ const (
 	StatusRunning   = "running"
 	StatusCompleted = "completed"
 	StatusSkipped   = "skipped"
-	StatusKept      = "up to date"
 	StatusStopping  = "stopping"
 	StatusStopped   = "stopped"
 	StatusRemoving  = "removing"
 	StatusRemoved   = "removed"
 	StatusFailed    = "failed"
+	// StatusOrphan is a container of a service no longer in the project, left in place (see Options.RemoveOrphans).
+	StatusOrphan = "orphan"
 )
 
 // Reporter receives progress events; it must be safe for concurrent use.

@@ -99,14 +99,14 @@ func (d *Deployer) createNetwork(ctx context.Context, p *types.Project, key stri
 func (d *Deployer) handleOrphans(ctx context.Context, plan *Plan, remove bool, r Reporter) error {
 	for _, o := range plan.Orphans {
 		if !remove {
-			report(r, Event{Kind: "container", Name: o.Existing.Name, Status: "orphan",
-				Detail: "service " + o.Service + " is not in the project; remove it with --remove-orphans", Final: true})
+			report(r, Event{Kind: "container", Name: o.Name, Status: StatusOrphan,
+				Detail: "service " + o.Service + " is not in the project", Final: true})
 			continue
 		}
-		if err := d.removeContainer(ctx, o.Existing, nil, r); err != nil {
+		if err := d.removeContainer(ctx, o.existing, nil, r); err != nil {
 			return err
 		}
-		report(r, Event{Kind: "container", Name: o.Existing.Name, Status: StatusRemoved, Final: true})
+		report(r, Event{Kind: "container", Name: o.existing.Name, Status: StatusRemoved, Final: true})
 	}
 	return nil
 }
@@ -137,11 +137,7 @@ func (d *Deployer) startError(p *types.Project, s types.ServiceConfig, err error
 	if ip == "" {
 		ip = "0.0.0.0"
 	}
-	fix := "publish service " + s.Name + " on another host port"
-	if setting != "" {
-		fix = "set " + setting + " in .env to a free port"
-	}
-	return explained{fmt.Errorf("port %s is already in use on %s (service %s); %s", port, ip, s.Name, fix), err}
+	return &PortInUseError{Service: s.Name, HostIP: ip, Port: port, Setting: setting, Err: err}
 }
 
 // ServiceError is a service that failed during up, with what the operator needs to see why.

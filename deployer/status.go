@@ -25,11 +25,24 @@ type ServiceStatus struct {
 	Restarts  int       `json:"restarts"`
 	Ports     []string  `json:"ports,omitempty"` // 127.0.0.1:9090->9090/tcp
 	Image     string    `json:"image"`
+	// Node is the machine the container runs on, for targets that span several ("" on one host).
+	Node string `json:"node,omitempty"`
 	// OK is true when the service is where it should be: running and healthy (or without a health check),
 	// or a one-shot that completed or was not needed.
 	OK bool `json:"ok"`
-	// HostPorts maps "9090/tcp" to the host address it is published on, for probing.
-	HostPorts map[string]string `json:"-"`
+	// Published lists the container ports published on the host, for probing.
+	Published []PublishedPort `json:"published,omitempty"`
+}
+
+// HostAddr is the host:port where a client on this host reaches the service's container port target
+// ("8080/tcp"); "" when it is not published.
+func (s ServiceStatus) HostAddr(target string) string {
+	for _, p := range s.Published {
+		if p.Target == target {
+			return p.Addr()
+		}
+	}
+	return ""
 }
 
 // Status reports every container of project, plus a "missing" row for each name in want with no container.
@@ -55,36 +68,22 @@ func (d *Deployer) Status(ctx context.Context, project string, want []string) ([
 }
 
 func statusOf(c Container, now time.Time) ServiceStatus {
-	s := ServiceStatus{Service: c.Service, Container: c.Name, State: string(c.State), Health: c.Health,
-		ExitCode: c.ExitCode, OOMKilled: c.OOMKilled, Restarts: c.Restarts, Image: c.Image, HostPorts: map[string]string{}}
-	if c.State == container.StateRunning && !c.StartedAt.IsZero() {
+	s := ServiceStatus{Service: c.Service, Container: c.Name, State: c.State, Health: c.Health,
+		ExitCode: c.ExitCode, OOMKilled: c.OOMKilled, Restarts: c.Restarts, Image: c.Image, Published: c.Ports}
+	if c.State == stateRunning && !c.StartedAt.IsZero() {
 		s.StartedAt = c.StartedAt
 		s.Uptime = now.Sub(c.StartedAt).Round(time.Second).String()
 	}
-	for port, bindings := range c.Ports {
-		for _, b := range bindings {
-			ip := "0.0.0.0"
-			if b.HostIP.IsValid() {
-				ip = b.HostIP.String()
-			}
-			s.Ports = append(s.Ports, fmt.Sprintf("%s:%s->%s", ip, b.HostPort, port))
-			if ip == "0.0.0.0" || ip == "::" {
-				ip = "127.0.0.1"
-			}
-			s.HostPorts[port.String()] = ip + ":" + b.HostPort
-		}
+	for _, p := range c.Ports {
+		s.Ports = append(s.Ports, p.Host+"->"+p.Target)
 	}
-	sort.Strings(s.Ports)
-	oneShot := c.Restart == "" || c.Restart == "no"
-	switch {
-	case c.State == container.StateRunning:
+	if c.State == stateRunning {
 		s.OK = c.Health == "" || c.Health == string(container.Healthy)
-	case oneShot && c.State == container.StateExited && c.ExitCode == 0:
+	} else if _, ok := finished(c); ok {
 		s.OK, s.State = true, "completed"
-	case oneShot && c.State == container.StateCreated && c.Labels[LabelDoneIfExists] != "":
-		s.OK, s.State = true, "not needed"
-	case oneShot && c.State == container.StateCreated && defaultDoneIfExists[c.Service] != "":
-		s.OK, s.State = true, "not needed"
+		if c.State != stateExited {
+			s.State = "not needed"
+		}
 	}
 	return s
 }

@@ -28,7 +28,7 @@ type tracker struct {
 
 type svcState struct {
 	id       string
-	state    container.ContainerState
+	state    string
 	health   string
 	exitCode int
 	died     bool // a die event since registration
@@ -84,7 +84,7 @@ func (t *tracker) handle(ctx context.Context, m events.Message) {
 	switch {
 	case action == string(events.ActionDie):
 		code, _ := strconv.Atoi(m.Actor.Attributes["exitCode"])
-		t.update(st, func(s *svcState) { s.events++; s.died, s.exitCode, s.state = true, code, container.StateExited })
+		t.update(st, func(s *svcState) { s.events++; s.died, s.exitCode, s.state = true, code, stateExited })
 		return
 	case action == string(events.ActionOOM):
 		t.update(st, func(s *svcState) { s.oom = true })
@@ -100,7 +100,7 @@ func (t *tracker) handle(ctx context.Context, m events.Message) {
 	t.update(st, func(s *svcState) {
 		s.events++
 		s.state, s.health = c.State, c.Health
-		if c.State == container.StateExited {
+		if c.State == stateExited {
 			s.exitCode = c.ExitCode
 		}
 	})
@@ -128,7 +128,7 @@ func (t *tracker) register(ctx context.Context, service string, c Container) {
 				return
 			}
 			s.state, s.health = fresh.State, fresh.Health
-			if fresh.State == container.StateExited {
+			if fresh.State == stateExited {
 				s.exitCode = fresh.ExitCode
 			}
 		})
@@ -141,7 +141,7 @@ func (t *tracker) register(ctx context.Context, service string, c Container) {
 func (t *tracker) registerStarting(service, id string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st := &svcState{id: id, state: container.StateCreated}
+	st := &svcState{id: id, state: stateCreated}
 	t.svc[service] = st
 	t.byID[id] = st
 	t.broadcast()
@@ -198,9 +198,9 @@ func (t *tracker) check(service string, g goal) (bool, error) {
 	}
 	switch g {
 	case goalStarted:
-		return st.state == container.StateRunning || st.died || st.state == container.StateExited, nil
+		return st.state == stateRunning || st.died || st.state == stateExited, nil
 	case goalCompleted:
-		if st.state == container.StateExited || st.died {
+		if st.state == stateExited || st.died {
 			if st.exitCode == 0 {
 				return true, nil
 			}
@@ -208,7 +208,7 @@ func (t *tracker) check(service string, g goal) (bool, error) {
 		}
 		return false, nil
 	}
-	if st.died || st.state == container.StateExited || st.state == container.StateDead {
+	if st.died || st.state == stateExited || st.state == stateDead {
 		return false, exitFailure{code: st.exitCode, oom: st.oom}
 	}
 	switch g {
@@ -219,7 +219,7 @@ func (t *tracker) check(service string, g goal) (bool, error) {
 		case string(container.Unhealthy):
 			return false, errUnhealthy
 		case "":
-			if st.state == container.StateRunning {
+			if st.state == stateRunning {
 				return false, errNoHealthcheck
 			}
 		}
@@ -228,7 +228,7 @@ func (t *tracker) check(service string, g goal) (bool, error) {
 		if st.health == string(container.Unhealthy) {
 			return false, errUnhealthy
 		}
-		return st.state == container.StateRunning, nil
+		return st.state == stateRunning, nil
 	}
 }
 
@@ -280,7 +280,7 @@ func (t *tracker) needsProbe(service, id string) bool {
 		return false
 	}
 	switch st.state {
-	case container.StateExited, container.StateDead:
+	case stateExited, stateDead:
 		return false
 	}
 	return st.health != string(container.Healthy) && st.health != string(container.Unhealthy)

@@ -237,9 +237,12 @@ func TestHostPortInUseNamesServiceAndSetting(t *testing.T) {
 	if err == nil {
 		t.Fatal("up succeeded with the connector's host port taken")
 	}
-	want := "port " + itoa(port) + " is already in use on 127.0.0.1 (service connector); set CONNECTOR_HEALTH_PORT in .env"
+	want := "port " + itoa(port) + " is already in use on 127.0.0.1 (service connector)"
+	var pe *deployer.PortInUseError
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q, want it to contain %q", err, want)
+	} else if !errors.As(err, &pe) || pe.Setting != "CONNECTOR_HEALTH_PORT" || pe.Port != itoa(port) {
+		t.Errorf("error %q: want a PortInUseError carrying the setting CONNECTOR_HEALTH_PORT from the label", err)
 	}
 }
 

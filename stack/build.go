@@ -53,9 +53,15 @@ const (
 // DataFile is the TigerBeetle data file inside the tigerbeetle-data volume.
 const DataFile = "/data/0_0.tigerbeetle"
 
-// LabelPortSettings names, on a service, which .env setting publishes which container port ("4000=BTP_PORT"),
-// so that "port in use" errors can say what to change.
-const LabelPortSettings = "io.m2m.port-settings"
+// Markers the deployer reads on a service; it knows services by these labels, never by name.
+const (
+	// LabelPortSettings names which .env setting publishes which container port ("4000=BTP_PORT"), so that
+	// "port in use" errors can say what to change.
+	LabelPortSettings = "io.m2m.port-settings"
+	// LabelDoneIfExists on a one-shot names a path in its mounts whose presence means its work is done: the
+	// deployer looks (on a created, never-started container) and does not run it.
+	LabelDoneIfExists = "io.m2m.done-if-exists"
+)
 
 // Build returns the stack described by the settings as a Compose project. Values the operator may change are
 // written as ${VAR:-default} references resolved from the .env at load time, so secrets never enter the
@@ -168,6 +174,7 @@ func formatService() types.ServiceConfig {
 	s.Image = ref(settings.TigerBeetleImage)
 	s.Entrypoint = types.ShellCommand{"/bin/sh", "-c"}
 	s.Command = types.ShellCommand{formatScript()}
+	s.Labels = types.Labels{LabelDoneIfExists: DataFile}
 	cluster := "${" + settings.TigerBeetleClusterID + ":?run m2mctl init to set TIGERBEETLE_CLUSTER_ID}"
 	s.Environment = types.MappingWithEquals{settings.TigerBeetleClusterID: &cluster}
 	s.Volumes = []types.ServiceVolumeConfig{volume(VolumeTigerBeetle, "/data", false)}

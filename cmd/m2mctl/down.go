@@ -20,8 +20,8 @@ type downOptions struct {
 	yes     bool
 }
 
-func newCmdDown(io *ioStreams) *cobra.Command {
-	opts := &downOptions{io: io}
+func newCmdDown(io *ioStreams, open openTarget) *cobra.Command {
+	opts := &downOptions{io: io, flags: deployFlags{open: open}}
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Stop and remove the stack's containers and network (volumes stay unless --volumes)",
@@ -41,13 +41,13 @@ the same node back. --volumes removes them too, after listing them with their si
 }
 
 func downRun(ctx context.Context, opts *downOptions) error {
-	d, closeEngine, err := openDeployer(ctx)
+	target, err := opts.flags.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeEngine()
+	defer target.Close()
 	if opts.volumes && !opts.yes {
-		if err := confirmVolumes(ctx, opts, d); err != nil {
+		if err := confirmVolumes(ctx, opts, target); err != nil {
 			return err
 		}
 	}
@@ -57,13 +57,13 @@ func downRun(ctx context.Context, opts *downOptions) error {
 		secs := int(opts.timeout.Seconds())
 		down.Timeout = &secs
 	}
-	err = d.Down(ctx, opts.flags.project, down)
+	err = target.Down(ctx, opts.flags.project, down)
 	prog.stop()
 	return err
 }
 
-func confirmVolumes(ctx context.Context, opts *downOptions, d *deployer.Deployer) error {
-	vols, err := d.Volumes(ctx, opts.flags.project)
+func confirmVolumes(ctx context.Context, opts *downOptions, target deployer.Target) error {
+	vols, err := target.Volumes(ctx, opts.flags.project)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ func TestDownVolumesListsThemAndRemovesOnlyOnYes(t *testing.T) {
 	testenv.NeedsEngine(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cli, err := connect(ctx)
+	cli, err := deployer.Connect(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -332,7 +332,7 @@ func TestInitRefusesABadOutputBeforeAskingAnything(t *testing.T) {
 
 // The seed's verbs still work: `setup` is init, `health` is status.
 func TestSeedVerbsAreAliases(t *testing.T) {
-	root := newRootCmd(&ioStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard})
+	root := newRootCmd(&ioStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard}, openEngine)
 	for alias, want := range map[string]string{"setup": "init", "health": "status"} {
 		cmd, _, err := root.Find([]string{alias})
 		if err != nil || cmd.Name() != want {

@@ -16,8 +16,8 @@ type logsOptions struct {
 	tail   string
 }
 
-func newCmdLogs(io *ioStreams) *cobra.Command {
-	opts := &logsOptions{io: io}
+func newCmdLogs(io *ioStreams, open openTarget) *cobra.Command {
+	opts := &logsOptions{io: io, flags: deployFlags{open: open}}
 	cmd := &cobra.Command{
 		Use:   "logs [SERVICE...]",
 		Short: "Show the logs of the stack's services",
@@ -37,12 +37,12 @@ func logsRun(ctx context.Context, opts *logsOptions, services []string) error {
 			return usageErrorf("--tail %q: give a number of lines or all", opts.tail)
 		}
 	}
-	d, closeEngine, err := openDeployer(ctx)
+	target, err := opts.flags.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeEngine()
-	return d.Logs(ctx, opts.flags.project, deployer.LogsOptions{
+	defer target.Close()
+	return target.Logs(ctx, opts.flags.project, deployer.LogsOptions{
 		Services: services, Follow: opts.follow, Tail: opts.tail, Prefix: len(services) != 1,
 	}, opts.io.Out)
 }

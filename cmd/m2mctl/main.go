@@ -8,9 +8,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/m2mnet/m2m/deployer"
 )
 
 // Set at link time: -ldflags "-X main.version=… -X main.commit=…".
@@ -46,7 +50,7 @@ func main() {
 }
 
 func run(ctx context.Context, io *ioStreams, args []string) int {
-	root := newRootCmd(io)
+	root := newRootCmd(io, openEngine)
 	root.SetArgs(args)
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
@@ -67,7 +71,19 @@ func run(ctx context.Context, io *ioStreams, args []string) int {
 	return exitFailed
 }
 
-func newRootCmd(io *ioStreams) *cobra.Command {
+// openTarget makes the deployment target that plan, up, status, logs and down work on. The command closes it.
+type openTarget func(ctx context.Context) (deployer.Target, error)
+
+// openEngine is the Docker Engine on this host (DOCKER_HOST or the default socket), with a bounded wait;
+// its error is one line with the fix.
+func openEngine(ctx context.Context) (deployer.Target, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return deployer.Open(cctx)
+}
+
+// newRootCmd builds the command tree; open is where the deploy commands get their target.
+func newRootCmd(io *ioStreams, open openTarget) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "m2mctl",
 		Short: "Set up, deploy and watch an m2m Interledger connector node",
@@ -87,13 +103,42 @@ The stack is a Compose project: 'm2mctl config' prints it as YAML that 'docker c
 	root.AddCommand(
 		newCmdInit(io),
 		newCmdConfig(io),
-		newCmdPlan(io),
-		newCmdUp(io),
-		newCmdStatus(io),
-		newCmdLogs(io),
-		newCmdDown(io),
+		newCmdPlan(io, open),
+		newCmdUp(io, open),
+		newCmdStatus(io, open),
+		newCmdLogs(io, open),
+		newCmdDown(io, open),
 		newCmdMigrate(io),
 		newCmdImages(io),
 	)
 	return root
+}
+
+// explainDeployError says, for the deployer's typed errors, which flag or setting changes the outcome.
+func explainDeployError(err error) error {
+	var (
+		wait    *deployer.WaitTimeoutError
+		port    *deployer.PortInUseError
+		missing *deployer.ImageMissingError
+		pull    *deployer.PullError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &wait):
+		return fmt.Errorf("services not ready after --wait-timeout %s: %s; see 'm2mctl status' and 'm2mctl logs'",
+			wait.Timeout, strings.Join(wait.Pending, ", "))
+	case errors.As(err, &port):
+		fix := "publish service " + port.Service + " on another host port"
+		if port.Setting != "" {
+			fix = "set " + port.Setting + " in .env to a free port"
+		}
+		return fmt.Errorf("%s; %s", port.Error(), fix)
+	case errors.As(err, &missing) && missing.Hint == "":
+		return fmt.Errorf("image %s is not on this host and --pull never forbids pulling it: "+
+			"load it (docker load -i FILE), build it, or run with --pull missing", missing.Image)
+	case errors.As(err, &pull):
+		return fmt.Errorf("%s and run with --pull never", pull.Error())
+	}
+	return err
 }

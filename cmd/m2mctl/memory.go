@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/moby/moby/client"
-
+	"github.com/m2mnet/m2m/deployer"
 	"github.com/m2mnet/m2m/stack/settings"
 )
 
@@ -18,23 +17,21 @@ const tigerBeetleMinMemory = 6 << 30
 // warnLowMemory prints one line to w when the engine that will run TigerBeetle has less memory than TigerBeetle's
 // hardware guide asks for. It is a warning, not an error: a development host runs with a small cache grid.
 // Failing to ask the engine is not worth a line either: the command that follows reports an unreachable engine.
-func warnLowMemory(ctx context.Context, w io.Writer, project *types.Project) {
+func warnLowMemory(ctx context.Context, w io.Writer, project *types.Project, target deployer.Target) {
 	if _, ok := project.Services[settings.ServiceTigerBeetle]; !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cli, err := connect(ctx)
+	nodes, err := target.Nodes(ctx)
 	if err != nil {
 		return
 	}
-	defer cli.Close()
-	info, err := cli.Info(ctx, client.InfoOptions{})
-	if err != nil {
-		return
-	}
-	if line := lowMemoryWarning(info.Info.MemTotal); line != "" {
-		fmt.Fprintln(w, line)
+	for _, n := range nodes {
+		if line := lowMemoryWarning(n.Memory); line != "" {
+			fmt.Fprintln(w, line)
+			return
+		}
 	}
 }
 

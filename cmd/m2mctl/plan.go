@@ -8,12 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/m2mnet/m2m/stack/settings"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/m2mnet/m2m/deployer"
@@ -22,6 +20,7 @@ import (
 
 // deployFlags are the flags that plan, up, status, logs and down share.
 type deployFlags struct {
+	open            openTarget
 	envFile         string
 	project         string
 	connectorBinary string
@@ -85,22 +84,6 @@ func (f *deployFlags) deployOptions(p *types.Project, pull string) deployer.Opti
 	return opts
 }
 
-// connect opens the engine with a bounded wait; its error is one line with the fix.
-func connect(ctx context.Context) (*client.Client, error) {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return deployer.Connect(cctx)
-}
-
-// openDeployer connects to the engine for one command; close releases the connection.
-func openDeployer(ctx context.Context) (d *deployer.Deployer, close func(), err error) {
-	cli, err := connect(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return deployer.New(cli), func() { cli.Close() }, nil
-}
-
 type planOptions struct {
 	io     *ioStreams
 	flags  deployFlags
@@ -108,8 +91,8 @@ type planOptions struct {
 	output string
 }
 
-func newCmdPlan(io *ioStreams) *cobra.Command {
-	opts := &planOptions{io: io}
+func newCmdPlan(io *ioStreams, open openTarget) *cobra.Command {
+	opts := &planOptions{io: io, flags: deployFlags{open: open}}
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what 'm2mctl up' would create, recreate, start or keep, and why",
@@ -137,15 +120,15 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
-	warnLowMemory(ctx, opts.io.ErrOut, project)
-	d, closeEngine, err := openDeployer(ctx)
+	target, err := opts.flags.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeEngine()
-	plan, err := d.Plan(ctx, project, opts.flags.deployOptions(project, opts.pull))
+	defer target.Close()
+	warnLowMemory(ctx, opts.io.ErrOut, project, target)
+	plan, err := target.Plan(ctx, project, opts.flags.deployOptions(project, opts.pull))
 	if err != nil {
-		return err
+		return explainDeployError(err)
 	}
 	return printPlan(opts.io.Out, plan, opts.output)
 }
@@ -181,7 +164,7 @@ func printPlan(w io.Writer, plan *deployer.Plan, output string) error {
 		fmt.Fprintf(tw, "service\t%s\t%s\t%s\n", s.Service, s.Action, s.Reason)
 	}
 	for _, o := range plan.Orphans {
-		fmt.Fprintf(tw, "orphan\t%s\t%s\t%s (removed with --remove-orphans)\n", o.Existing.Name, o.Action, o.Reason)
+		fmt.Fprintf(tw, "orphan\t%s\t%s\t%s (removed with --remove-orphans)\n", o.Name, o.Action, o.Reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

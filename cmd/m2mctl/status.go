@@ -29,8 +29,8 @@ type statusOptions struct {
 	httpClient *http.Client
 }
 
-func newCmdStatus(io *ioStreams) *cobra.Command {
-	opts := &statusOptions{io: io, httpClient: &http.Client{Timeout: 2 * time.Second}}
+func newCmdStatus(io *ioStreams, open openTarget) *cobra.Command {
+	opts := &statusOptions{io: io, flags: deployFlags{open: open}, httpClient: &http.Client{Timeout: 2 * time.Second}}
 	cmd := &cobra.Command{
 		Use:     "status",
 		Aliases: []string{"health"},
@@ -75,12 +75,12 @@ func statusRun(ctx context.Context, opts *statusOptions) error {
 	if err := checkOutput(opts.output); err != nil {
 		return err
 	}
-	d, closeEngine, err := openDeployer(ctx)
+	target, err := opts.flags.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeEngine()
-	rows, err := d.Status(ctx, opts.flags.project, opts.wantedServices(ctx))
+	defer target.Close()
+	rows, err := target.Status(ctx, opts.flags.project, opts.wantedServices(ctx))
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func statusRun(ctx context.Context, opts *statusOptions) error {
 	for _, r := range rows {
 		rep.Healthy = rep.Healthy && r.OK
 		if r.Service == settings.ServiceConnector {
-			if addr := r.HostPorts[fmt.Sprintf("%d/tcp", stack.ContainerHealthPort)]; addr != "" {
+			if addr := r.HostAddr(fmt.Sprintf("%d/tcp", stack.ContainerHealthPort)); addr != "" {
 				rep.Connector = opts.probe(ctx, "http://"+addr+"/health")
 			}
 		}
@@ -104,7 +104,7 @@ func statusRun(ctx context.Context, opts *statusOptions) error {
 		return err
 	}
 	if opts.watch {
-		return watchRun(ctx, opts, d)
+		return watchRun(ctx, opts, target)
 	}
 	if !rep.Healthy {
 		return exitError{code: exitFailed}
@@ -185,12 +185,12 @@ func dash(s string) string {
 	return s
 }
 
-func watchRun(ctx context.Context, opts *statusOptions, d *deployer.Deployer) error {
+func watchRun(ctx context.Context, opts *statusOptions, target deployer.Target) error {
 	if opts.output == "text" {
 		fmt.Fprintln(opts.io.ErrOut, "\nWatching health changes, restarts and OOM kills; Ctrl-C to stop.")
 	}
 	enc := json.NewEncoder(opts.io.Out)
-	return d.Watch(ctx, opts.flags.project, func(e deployer.WatchEvent) {
+	return target.Watch(ctx, opts.flags.project, func(e deployer.WatchEvent) {
 		if opts.output == "json" {
 			enc.Encode(e)
 			return

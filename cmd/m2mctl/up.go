@@ -25,8 +25,8 @@ type upOptions struct {
 	removeOrphans bool
 }
 
-func newCmdUp(io *ioStreams) *cobra.Command {
-	opts := &upOptions{io: io}
+func newCmdUp(io *ioStreams, open openTarget) *cobra.Command {
+	opts := &upOptions{io: io, flags: deployFlags{open: open}}
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Deploy the stack and wait until every service is healthy",
@@ -80,18 +80,18 @@ func upRun(ctx context.Context, opts *upOptions) error {
 	if err != nil {
 		return err
 	}
-	warnLowMemory(ctx, opts.io.ErrOut, project)
-	d, closeEngine, err := openDeployer(ctx)
+	target, err := opts.flags.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeEngine()
+	defer target.Close()
+	warnLowMemory(ctx, opts.io.ErrOut, project, target)
 	dopts := opts.flags.deployOptions(project, opts.pull)
 	dopts.RemoveOrphans = opts.removeOrphans
 	if opts.dryRun {
-		plan, err := d.Plan(ctx, project, dopts)
+		plan, err := target.Plan(ctx, project, dopts)
 		if err != nil {
-			return err
+			return explainDeployError(err)
 		}
 		return printPlan(opts.io.Out, plan, opts.output)
 	}
@@ -101,7 +101,7 @@ func upRun(ctx context.Context, opts *upOptions) error {
 	}
 	prog := newProgress(opts.io, opts.output)
 	start := time.Now()
-	_, err = d.Up(ctx, project, deployer.UpOptions{Options: dopts, WaitTimeout: opts.waitTimeout, Reporter: prog})
+	_, err = target.Up(ctx, project, deployer.UpOptions{Options: dopts, WaitTimeout: opts.waitTimeout, Reporter: prog})
 	prog.stop()
 	switch {
 	case errors.Is(err, deployer.ErrInterrupted):
@@ -110,7 +110,7 @@ func upRun(ctx context.Context, opts *upOptions) error {
 			project.Name, project.Name)
 		return exitError{code: 130}
 	case err != nil:
-		return err
+		return explainDeployError(err)
 	}
 	if opts.output == "text" {
 		fmt.Fprintf(opts.io.ErrOut, "Stack %s is up (%s). See it with `m2mctl status`.\n", project.Name, time.Since(start).Round(100*time.Millisecond))
@@ -156,6 +156,9 @@ func newProgress(io *ioStreams, output string) *progress {
 func (p *progress) Report(e deployer.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if e.Status == deployer.StatusOrphan {
+		e.Detail += "; remove it with --remove-orphans"
+	}
 	if p.mode == "json" {
 		json.NewEncoder(p.out).Encode(e)
 		return

@@ -110,16 +110,9 @@ func (p *project) lookupAddr(service, port string) (string, error) {
 		return "", err
 	}
 	for _, c := range obs.Containers[service] {
-		for k, bindings := range c.Ports {
-			if k.String() != port {
-				continue
-			}
-			for _, b := range bindings {
-				ip := "127.0.0.1"
-				if b.HostIP.IsValid() && !b.HostIP.IsUnspecified() {
-					ip = b.HostIP.String()
-				}
-				return ip + ":" + b.HostPort, nil
+		for _, pp := range c.Ports {
+			if pp.Target == port {
+				return pp.Addr(), nil
 			}
 		}
 	}

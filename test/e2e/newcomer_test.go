@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,8 +9,6 @@ import (
 	"time"
 
 	"github.com/m2mnet/m2m/stack/settings"
-
-	"github.com/moby/moby/api/types/network"
 
 	"github.com/m2mnet/m2m/stack"
 )
@@ -53,14 +52,18 @@ func TestNewcomerUpDownUpKeepsTheLedger(t *testing.T) {
 	// Only BTP is public; health, Prometheus and Grafana publish on the loopback interface.
 	for _, s := range []struct{ service, port string }{{settings.ServiceConnector, "8080/tcp"}, {settings.ServicePrometheus, "9090/tcp"},
 		{settings.ServiceGrafana, "3000/tcp"}} {
-		bindings := p.container(s.service).Ports[network.MustParsePort(s.port)]
-		if len(bindings) == 0 {
-			t.Errorf("%s publishes no host port for %s", s.service, s.port)
-		}
-		for _, b := range bindings {
-			if b.HostIP.String() != "127.0.0.1" {
-				t.Errorf("%s publishes %s on %s:%s, want 127.0.0.1 only", s.service, s.port, b.HostIP, b.HostPort)
+		found := 0
+		for _, pp := range p.container(s.service).Ports {
+			if pp.Target != s.port {
+				continue
 			}
+			found++
+			if host, _, _ := net.SplitHostPort(pp.Host); host != "127.0.0.1" {
+				t.Errorf("%s publishes %s on %s, want 127.0.0.1 only", s.service, s.port, pp.Host)
+			}
+		}
+		if found == 0 {
+			t.Errorf("%s publishes no host port for %s", s.service, s.port)
 		}
 	}
 	health := "http://" + p.hostAddr(settings.ServiceConnector, "8080/tcp")
