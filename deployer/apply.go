@@ -155,7 +155,7 @@ func (d *Deployer) runService(ctx context.Context, p *types.Project, s types.Ser
 	case ActionCreate:
 		mctx, cancel := mutation(ctx)
 		var err error
-		c, err = d.createContainer(mctx, p, s, step.Hash, r)
+		c, err = d.createContainer(mctx, p, s, step, r)
 		cancel()
 		if err != nil {
 			return err
@@ -256,13 +256,16 @@ func stopTimeout(s types.ServiceConfig) *int {
 	return &secs
 }
 
-func (d *Deployer) createContainer(ctx context.Context, p *types.Project, s types.ServiceConfig, hash string, r Reporter) (Container, error) {
+func (d *Deployer) createContainer(ctx context.Context, p *types.Project, s types.ServiceConfig, step ServiceStep, r Reporter) (Container, error) {
 	report(r, Event{Kind: "service", Name: s.Name, Status: StatusCreating})
 	imageID := ""
 	if img, err := d.cli.ImageInspect(ctx, s.Image); err == nil {
 		imageID = img.ID
 	}
-	spec, err := specFor(p, s, hash, imageID)
+	spec, err := specFor(p, s, step.Hash, imageID)
+	if err == nil && step.filesHash != "" {
+		spec.create.Config.Labels[LabelFilesHash] = step.filesHash
+	}
 	if err != nil {
 		return Container{}, err
 	}

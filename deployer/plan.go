@@ -22,13 +22,14 @@ const (
 
 // ServiceStep is the plan for one service (or one orphan container).
 type ServiceStep struct {
-	Service   string    `json:"service"`
-	Action    Action    `json:"action"`
-	Reason    string    `json:"reason"`
-	Container string    `json:"container,omitempty"`     // existing container ID
-	Name      string    `json:"containerName,omitempty"` // existing container name
-	Hash      string    `json:"configHash"`
+	Service   string `json:"service"`
+	Action    Action `json:"action"`
+	Reason    string `json:"reason"`
+	Container string `json:"container,omitempty"`     // existing container ID
+	Name      string `json:"containerName,omitempty"` // existing container name
+	Hash      string `json:"configHash"`
 	existing  Container
+	filesHash string // of the files its configs and secrets mount (see filesHash)
 }
 
 // ResourceStep is the plan for a network, a volume or an image.
@@ -121,7 +122,18 @@ func planFrom(project *types.Project, obs *Observed, imageIDs map[string]string)
 		if err != nil {
 			return nil, err
 		}
-		plan.Services = append(plan.Services, serviceStep(s, hash, imageIDs[s.Image], obs.Containers[name]))
+		files, err := filesHash(project, s)
+		if err != nil {
+			return nil, err
+		}
+		step := serviceStep(s, hash, imageIDs[s.Image], obs.Containers[name])
+		if step.Action == ActionKeep || step.Action == ActionStart {
+			if made := step.existing.Labels[LabelFilesHash]; made != "" && made != files {
+				step.Action, step.Reason = ActionRecreate, "a config or secret file changed"
+			}
+		}
+		step.filesHash = files
+		plan.Services = append(plan.Services, step)
 	}
 	for _, svc := range sortedKeys(obs.Containers) {
 		if _, ok := project.Services[svc]; ok {

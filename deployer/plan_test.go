@@ -104,6 +104,12 @@ func TestPlanActionsFollowObservedState(t *testing.T) {
 			"app":    {running("app")}},
 			want:   map[string]Action{"format": ActionStart, "db": ActionStart, "app": ActionKeep},
 			reason: map[string]string{"db": "exit 137"}},
+		{name: "an edited config file recreates the service that mounts it", observed: map[string][]Container{
+			"format": {{ID: "f", Service: "format", State: stateExited, ConfigHash: h["format"]}},
+			"db":     {{ID: "d", Service: "db", State: stateRunning, ConfigHash: h["db"], Labels: map[string]string{LabelFilesHash: "before-the-edit"}}},
+			"app":    {running("app")}},
+			want:   map[string]Action{"format": ActionKeep, "db": ActionRecreate, "app": ActionKeep},
+			reason: map[string]string{"db": "file changed"}},
 		{name: "new image recreates", observed: map[string][]Container{
 			"format": {{ID: "f", Service: "format", State: stateExited, ConfigHash: h["format"]}},
 			"db":     {running("db")},
