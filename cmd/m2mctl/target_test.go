@@ -7,13 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/m2mnet/m2m/deployer"
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // The deployer's typed errors carry values only; the command names the flag or setting that changes the outcome.
@@ -63,16 +63,9 @@ func (c countingTarget) Close() error {
 
 // Every deploy command gets its target from the one constructor it is given, and closes it.
 func TestDeployCommandsUseAndCloseTheTargetTheyAreGiven(t *testing.T) {
+	testenv.NeedsEngine(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if target, err := openEngine(ctx); err != nil {
-		if os.Getenv("M2M_REQUIRE_DOCKER") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("no docker engine: %v", err)
-	} else {
-		target.Close()
-	}
 	b := make([]byte, 4)
 	rand.Read(b)
 	project := "m2mtest-" + hex.EncodeToString(b)
