@@ -16,7 +16,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/spf13/cobra"
 
-	"github.com/m2mnet/m2m/deployer"
 	"github.com/m2mnet/m2m/stack"
 	"github.com/m2mnet/m2m/stack/settings"
 )
@@ -144,7 +143,7 @@ func originalProject(opts *migrateOptions) (string, error) {
 func lookAtOriginal(ctx context.Context, project string, v map[string]string) (originalStack, error) {
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cli, err := deployer.Connect(cctx)
+	cli, err := connect(cctx)
 	if err != nil {
 		return originalStack{}, fmt.Errorf("%w\nm2mctl migrate reads the original stack's ledger through the Docker engine, so that an existing "+
 			"ledger never gets a new cluster id: run it on the original stack's host, with Docker running", err)
