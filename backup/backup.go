@@ -57,8 +57,9 @@ type VolumeMeta struct {
 
 // Result is what Backup did and how long the stopped services were down.
 type Result struct {
-	Meta     Meta
-	Stopped  []string
+	Meta    Meta
+	Stopped []string
+	// Downtime runs from the first stop request to the last start: what the stopped services were down for.
 	Downtime time.Duration
 	Bytes    int64
 }
@@ -102,9 +103,9 @@ func Backup(ctx context.Context, cli Engine, p *types.Project, path string, opts
 	defer tmp.Close()
 
 	res := &Result{Meta: meta}
+	down := time.Now() // the first service is unavailable from the stop request on
 	stopped, err := stopRunning(ctx, cli, opts.Stop, containers)
 	res.Stopped = stopped
-	down := time.Now()
 	copyErr := err
 	cw := &countingWriter{w: tmp, progress: progress}
 	if copyErr == nil {

@@ -158,7 +158,8 @@ func helper(ctx context.Context, cli Engine, p *types.Project, v VolumeMeta) (st
 	return res.ID, nil
 }
 
-// copyVolume streams the archive's volumes/<key>/ entries into the helper, owners and modes kept.
+// copyVolume streams the archive's volumes/<key>/ entries into the helper. Without CopyUIDGID the engine keeps
+// the owners recorded in the tar (CopyUIDGID would chown all to the image's user, looked up in its passwd).
 func copyVolume(ctx context.Context, cli Engine, archive string, v VolumeMeta, id string) error {
 	f, err := os.Open(archive)
 	if err != nil {
@@ -167,7 +168,7 @@ func copyVolume(ctx context.Context, cli Engine, archive string, v VolumeMeta, i
 	defer f.Close()
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(extract(f, "volumes/"+v.Key+"/", pw)) }()
-	_, err = cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: path.Dir(v.Target), Content: pr, CopyUIDGID: true})
+	_, err = cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: path.Dir(v.Target), Content: pr})
 	pr.CloseWithError(err)
 	if err != nil {
 		return fmt.Errorf("write volume %s: %w", v.Key, deployer.Explain(err))

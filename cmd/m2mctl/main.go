@@ -110,6 +110,8 @@ The stack is a Compose project: 'm2mctl config' prints it as YAML that 'docker c
 		newCmdDown(io, open),
 		newCmdMigrate(io),
 		newCmdImages(io),
+		newCmdBackup(io),
+		newCmdRestore(io),
 	)
 	return root
 }

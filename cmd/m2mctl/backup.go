@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/spf13/cobra"
+
+	"github.com/m2mnet/m2m/backup"
+	"github.com/m2mnet/m2m/stack"
+	"github.com/m2mnet/m2m/stack/settings"
+)
+
+type backupOptions struct {
+	io     *ioStreams
+	flags  deployFlags
+	output string
+}
+
+func newCmdBackup(io *ioStreams) *cobra.Command {
+	opts := &backupOptions{io: io}
+	cmd := &cobra.Command{
+		Use:   "backup",
+		Short: "Copy the ledger's data file and the connector's data into one checked archive",
+		Long: `backup stops the TigerBeetle ledger and the services that need it (the connector), copies the ledger's
+data file and the connector's data volume into one archive, and starts them again at once: TigerBeetle's
+guidance is to copy the data file only while the replica is stopped. Prometheus and Grafana keep running.
+
+The archive is a tar with the SHA-256 of every file and the images (TigerBeetle release) it was taken with;
+'m2mctl restore' checks both. It is written beside FILE and renamed when complete: an interrupted backup
+leaves no half file. The .env is not in it: keep it (it holds secrets) with your other secrets.`,
+		Example: `  m2mctl backup
+  m2mctl backup --output /srv/backups/m2m-$(date +%F).tar`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return backupRun(cmd.Context(), opts) },
+	}
+	opts.flags.register(cmd, false)
+	cmd.Flags().StringVar(&opts.output, "output", "", "archive to write (default m2m-backup-PROJECT-UTCTIME.tar)")
+	return cmd
+}
+
+// ledgerVolumes are the volumes a backup holds: the ledger's and the connector's.
+var ledgerVolumes = []string{stack.VolumeTigerBeetle, stack.VolumeConnector}
+
+func backupRun(ctx context.Context, opts *backupOptions) error {
+	project, err := opts.flags.loadProject(ctx)
+	if err != nil {
+		return err
+	}
+	out := opts.output
+	if out == "" {
+		out = fmt.Sprintf("m2m-backup-%s-%s.tar", project.Name, time.Now().UTC().Format("20060102T150405Z"))
+	}
+	cli, err := connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	stop := append(dependents(project, settings.ServiceTigerBeetle), settings.ServiceTigerBeetle)
+	fmt.Fprintf(opts.io.ErrOut, "Stopping %v for the copy; they start again as soon as it is done.\n", stop)
+	prog := newByteProgress(opts.io, "backing up to "+out)
+	start := time.Now()
+	res, err := backup.Backup(ctx, cli, project, out, backup.Options{Stop: stop, Volumes: ledgerVolumes}, prog.report)
+	prog.done()
+	var nf *backup.ServiceNotFoundError
+	switch {
+	case errors.As(err, &nf):
+		return fmt.Errorf("cannot back up: %v; is the stack deployed? See `m2mctl status -p %s` (or pass -p NAME)", err, project.Name)
+	case err != nil && res != nil && len(res.Stopped) > 0:
+		return fmt.Errorf("backup to %s failed: %w (the stopped services %v were started again; check `m2mctl status -p %s`)",
+			out, err, res.Stopped, project.Name)
+	case err != nil:
+		return fmt.Errorf("backup to %s failed: %w", out, err)
+	}
+	fmt.Fprintln(opts.io.Out, out)
+	fmt.Fprintf(opts.io.ErrOut, "Backed up %s (%s) to %s in %s; %v were stopped for %s. Restore with: m2mctl restore %s\n",
+		project.Name, humanBytes(res.Bytes), out, time.Since(start).Round(100*time.Millisecond), res.Stopped,
+		res.Downtime.Round(10*time.Millisecond), out)
+	return nil
+}
+
+// dependents are the services that depend on service directly, sorted: they cannot work while it is stopped.
+func dependents(p *types.Project, service string) []string {
+	var out []string
+	for name, s := range p.Services {
+		if _, ok := s.DependsOn[service]; ok {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ledgerSentinel is the file whose presence means the ledger volume holds data.
+var ledgerSentinel = path.Base(stack.DataFile)
