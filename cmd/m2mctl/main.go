@@ -111,7 +111,7 @@ The stack is a Compose project: 'm2mctl config' prints it as YAML that 'docker c
 		newCmdMigrate(io),
 		newCmdImages(io),
 		newCmdBackup(io),
-		newCmdRestore(io),
+		newCmdRestore(io, open),
 	)
 	return root
 }

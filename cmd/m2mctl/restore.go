@@ -15,13 +15,14 @@ import (
 
 type restoreOptions struct {
 	io    *ioStreams
+	open  openTarget
 	flags deployFlags
 	force bool
 	noUp  bool
 }
 
-func newCmdRestore(io *ioStreams) *cobra.Command {
-	opts := &restoreOptions{io: io}
+func newCmdRestore(io *ioStreams, open openTarget) *cobra.Command {
+	opts := &restoreOptions{io: io, open: open}
 	cmd := &cobra.Command{
 		Use:   "restore FILE",
 		Short: "Put a backup's ledger and connector data back, then bring the stack up",
@@ -69,7 +70,7 @@ func restoreRun(ctx context.Context, opts *restoreOptions, file string) error {
 		fmt.Fprintf(opts.io.ErrOut, "Start the stack with: m2mctl up -p %s\n", project.Name)
 		return nil
 	}
-	up := newCmdUp(opts.io)
+	up := newCmdUp(opts.io, opts.open)
 	up.SetArgs([]string{"-p", project.Name, "--env-file", opts.flags.envFile})
 	up.SetIn(opts.io.In)
 	up.SetOut(opts.io.Out)
