@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -52,6 +55,7 @@ type bobNode struct {
 	payee   *btp.Session
 	reached atomic.Int64
 	logs    *syncBuffer
+	metrics *metrics.Metrics
 }
 
 var testPreimage = sha256.Sum256([]byte("preimage"))
@@ -68,10 +72,11 @@ func startBob(t *testing.T, perPeer, total uint64) *bobNode {
 	}
 	var n *node.Node
 	shared := func(ctx context.Context, tok string) (string, error) { return n.CheckSharedToken(ctx, tok) }
+	b.metrics = metrics.New("t", "t", "go")
 	n, err := node.New(node.Config{Address: "g.m2m.bob", AssetCode: "USD", AssetScale: 6,
 		Peers:        []routing.Peer{{ID: "payee", AuthToken: "tok-payee", Relation: routing.RelationChild, CreditLimit: 1000}},
 		Authenticate: staticAuthenticator("bob", lookup, shared),
-	}, b.ledger, metrics.New("t", "t", "go"), log)
+	}, b.ledger, b.metrics, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,4 +265,56 @@ func TestNodeSinkLeavesStaticPeersAlone(t *testing.T) {
 	if len(n.Peers()) != 0 {
 		t.Fatalf("carol not removed: %v", n.Peers())
 	}
+}
+
+func TestBTPPortClosesPlainHTTPAndCountsRefusals(t *testing.T) {
+	b := startBob(t, 0, 0)
+	host := strings.TrimSuffix(strings.TrimPrefix(b.url, "ws://"), "/")
+	for range 3 {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if !resp.Close {
+			t.Fatal("the BTP port kept a plain HTTP connection alive")
+		}
+		c.Close()
+	}
+	if _, err := btp.Dial(t.Context(), btp.DialConfig{URL: b.url, Token: "tok-guess", PeerID: "bob"}); !errors.Is(err, btp.ErrAuthRejected) {
+		t.Fatalf("guessed token: %v", err)
+	}
+	testenv.WaitFor(t, 3*time.Second, "refusals counted", func() bool {
+		return refusedCount(t, b.metrics, btp.RefusedNotUpgrade) == 3 && refusedCount(t, b.metrics, btp.RefusedAuth) == 1
+	})
+	if n := strings.Count(b.logs.String(), "refused a BTP connection"); n != 1 {
+		t.Fatalf("%d refusal lines for 4 refusals from one address within a minute, want 1", n)
+	}
+}
+
+// refusedCount reads m2m_btp_connections_refused_total{reason} from the registry, as /metrics serves it.
+func refusedCount(t *testing.T, m *metrics.Metrics, reason string) float64 {
+	t.Helper()
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "m2m_btp_connections_refused_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return s.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

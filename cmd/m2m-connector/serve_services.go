@@ -11,6 +11,7 @@ import (
 
 	"github.com/m2mnet/m2m/stack/settings"
 
+	"github.com/m2mnet/m2m/connector/btp"
 	"github.com/m2mnet/m2m/connector/config"
 	"github.com/m2mnet/m2m/connector/discovery"
 	"github.com/m2mnet/m2m/connector/identity"
@@ -76,6 +77,7 @@ func startServices(ctx context.Context, cfg config.Config, bind string, l ledger
 		auth = client.Authenticator(keys, shared)
 	}
 	ncfg := node.Config{Address: cfg.ILPAddress, AssetCode: assetCode, AssetScale: assetScale, Peers: peers, Authenticate: auth,
+		Conn:     btp.ConnPolicy{MaxConnsPerIP: cfg.BTPMaxConnsPerIP},
 		Pipeline: pipeline.Config{Tracer: tracer}, DialTLS: tw.dial}
 	if n, err = node.New(ncfg, l, m, log.With("component", "node")); err != nil {
 		return nil, err

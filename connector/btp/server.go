@@ -24,6 +24,9 @@ type ServerConfig struct {
 	// OnSession is called for every authenticated session; the session has ended when its Done is closed.
 	OnSession func(*Session)
 	Session   SessionConfig
+	// Refusals, when set, logs refused connections aggregated per address and counts them
+	// (connpolicy.go); nil logs each refusal to Session.Logger.
+	Refusals *RefusalLog
 }
 
 // Server accepts BTP connections over WebSocket. It is an http.Handler.
@@ -52,13 +55,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn, err := websocket.Accept(coalescingWriter{w}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
+		s.cfg.Refusals.Refused(r.RemoteAddr, RefusedNotUpgrade, err)
 		return // Accept has answered the client already
 	}
 	conn.SetReadLimit(s.cfg.Session.Limits.MaxMessageSize)
 	log := s.cfg.Session.Logger
 	peerID, err := s.authenticate(r.Context(), conn)
 	if err != nil {
-		if log != nil {
+		if s.cfg.Refusals != nil {
+			s.cfg.Refusals.Refused(r.RemoteAddr, RefusedAuth, err)
+		} else if log != nil {
 			log.Warn("refused a BTP peer at auth", "remote", r.RemoteAddr, "err", err)
 		}
 		_ = conn.Close(websocket.StatusPolicyViolation, "authentication failed")

@@ -28,9 +28,11 @@ type Config struct {
 	TigerBeetleAddress   string // host:port, resolved by the ledger
 	DefaultCreditLimit   uint64
 
-	BTPPort    int
-	HealthPort int
-	PeersFile  string
+	BTPPort int
+	// BTPMaxConnsPerIP caps the connections one IP holds on the BTP port; 0 means no cap.
+	BTPMaxConnsPerIP int
+	HealthPort       int
+	PeersFile        string
 
 	Discovery Discovery
 	TLS       TLS
@@ -115,6 +117,7 @@ func FromValues(v settings.Values) (Config, error) {
 		TigerBeetleClusterID: v.String(settings.TigerBeetleClusterID),
 		TigerBeetleAddress:   v.String(settings.TigerBeetleAddress),
 		DefaultCreditLimit:   v.Uint64(settings.DefaultCreditLimit),
+		BTPMaxConnsPerIP:     v.Int(settings.BTPMaxConnectionsPerIP),
 		BTPPort:              v.Int(settings.BTPPort),
 		HealthPort:           v.Int(settings.HealthCheckPort),
 		PeersFile:            v.String(settings.PeersFile),

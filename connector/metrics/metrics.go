@@ -35,6 +35,8 @@ type Metrics struct {
 	// LedgerGiveUps counts posts and voids abandoned at their pending transfer's expiry without an answer, by
 	// operation (post|void). A post given up is a payment the books miss.
 	LedgerGiveUps *prometheus.CounterVec
+	// BTPRefused counts connections the BTP port refused, by reason (auth|per_ip_limit|not_upgrade).
+	BTPRefused *prometheus.CounterVec
 	// Ready is 1 while /health/ready answers 200.
 	Ready prometheus.Gauge
 	// BuildInfo is always 1, labelled with version, commit and go version.
@@ -80,6 +82,9 @@ func New(version, commit, goVersion string) *Metrics {
 		LedgerGiveUps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "m2m_ledger_give_ups_total", Help: "Ledger posts and voids abandoned at the pending transfer's expiry without an answer.",
 		}, []string{"operation"}),
+		BTPRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "m2m_btp_connections_refused_total", Help: "Connections the BTP port refused, by reason (auth, per_ip_limit, not_upgrade).",
+		}, []string{"reason"}),
 		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "m2m_ready", Help: "1 while the connector is ready (/health/ready answers 200).",
 		}),
@@ -93,7 +98,7 @@ func New(version, commit, goVersion string) *Metrics {
 			Name: "m2m_tls_renewal_failures_total", Help: "Failed attempts to obtain or renew the TLS certificate.",
 		}),
 	}
-	reg.MustRegister(m.Packets, m.PacketDuration, m.Peers, m.DependencyUp, m.DependencyLatency, m.LedgerOps, m.LedgerRetries, m.LedgerGiveUps, m.Ready, m.BuildInfo,
+	reg.MustRegister(m.Packets, m.PacketDuration, m.Peers, m.DependencyUp, m.DependencyLatency, m.LedgerOps, m.LedgerRetries, m.LedgerGiveUps, m.BTPRefused, m.Ready, m.BuildInfo,
 		m.TLSCertExpiry, m.TLSRenewalFailures)
 	m.BuildInfo.WithLabelValues(version, commit, goVersion).Set(1)
 	// Series that exist from the start at 0: a rate over a series born at its first packet sees no increase

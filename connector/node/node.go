@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/m2mnet/m2m/connector/btp"
 	"github.com/m2mnet/m2m/connector/ilp"
@@ -34,7 +33,9 @@ type Config struct {
 	// The peer id it returns must be in the routing table (AddPeer) to send.
 	Authenticate func(ctx context.Context, token string) (peerID string, err error)
 	BTP          btp.Limits
-	Backoff      btp.Backoff
+	// Conn is the connection policy of the BTP port (idle timeout, connections per IP).
+	Conn    btp.ConnPolicy
+	Backoff btp.Backoff
 	// Pipeline holds the packet settings; its Address and asset fields are filled from the ones above.
 	Pipeline pipeline.Config
 	// DialTLS is used to dial wss:// peers; nil means the system's roots.
@@ -67,6 +68,7 @@ type Node struct {
 	routes  *routing.Table
 	pipe    *pipeline.Pipeline
 	server  *btp.Server
+	refused *btp.RefusalLog
 
 	ctx    context.Context // lives until Close; outgoing clients run under it
 	cancel context.CancelFunc
@@ -104,7 +106,8 @@ func New(cfg Config, l ledger.Ledger, m *metrics.Metrics, log *slog.Logger) (*No
 	if auth == nil {
 		auth = n.CheckSharedToken
 	}
-	n.server = btp.NewServer(btp.ServerConfig{Authenticate: auth, OnSession: n.track, Session: n.sessionConfig()})
+	n.refused = btp.NewRefusalLog(log, func(reason string) { m.BTPRefused.WithLabelValues(reason).Inc() })
+	n.server = btp.NewServer(btp.ServerConfig{Authenticate: auth, OnSession: n.track, Session: n.sessionConfig(), Refusals: n.refused})
 	n.updateGauge()
 	return n, nil
 }
@@ -139,7 +142,8 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) { n.server.Serv
 
 // Serve serves BTP on ln until ctx is done or the node is closed.
 func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: n, ReadHeaderTimeout: 10 * time.Second}
+	srv := btp.NewHTTPServer(n, n.cfg.Conn, n.refused, n.log)
+	ln = btp.LimitListener(ln, n.cfg.Conn.MaxConnsPerIP, n.refused)
 	go func() {
 		select {
 		case <-ctx.Done():

@@ -67,6 +67,7 @@ const (
 	PeerDiscoveryAllowPrivate  = "PEER_DISCOVERY_ALLOW_PRIVATE"
 	DiscoveredPeerCreditLimit  = "DISCOVERED_PEER_CREDIT_LIMIT"
 	DiscoveredPeersCreditTotal = "DISCOVERED_PEERS_CREDIT_TOTAL"
+	BTPMaxConnectionsPerIP     = "BTP_MAX_CONNECTIONS_PER_IP"
 
 	PrometheusEnabled        = "PROMETHEUS_ENABLED"
 	PrometheusPort           = "PROMETHEUS_PORT"
@@ -247,6 +248,8 @@ func Schema() []Setting {
 			Default: "false", Validate: validBool, Services: connectorOnly},
 		{Name: DiscoveredPeerCreditLimit, Group: GroupDiscovery, Doc: "Credit a peer found through discovery may owe this node, in the asset's smallest unit; 0 means it can be paid through this node but owe nothing.",
 			Default: "0", Validate: validUint, Services: connectorOnly},
+		{Name: BTPMaxConnectionsPerIP, Group: GroupNetwork, Doc: "Connections one IP address may hold open on the BTP port at once; 0 for no cap.",
+			Default: "0", Example: "32", Validate: validUint, Services: connectorOnly},
 		{Name: DiscoveredPeersCreditTotal, Group: GroupDiscovery, Doc: "Cap on the credit granted to all discovered peers together; a peer past it gets 0.",
 			Default: "0", Validate: validUint, Services: connectorOnly},
 

@@ -139,13 +139,6 @@ func validHexKey(s string) error {
 	return nil
 }
 
-func validXRPSeed(s string) error {
-	if len(s) < 25 || len(s) > 35 || s[0] != 's' {
-		return errors.New("must be an XRP family seed starting with s")
-	}
-	return nil
-}
-
 func validAWSRegion(s string) error {
 	if !awsRegionPattern.MatchString(s) {
 		return errors.New("must be an AWS region such as eu-west-1")
