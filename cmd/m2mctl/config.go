@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/m2mnet/m2m/internal/xrpseed"
 	"github.com/m2mnet/m2m/stack/settings"
 
 	"github.com/spf13/cobra"
@@ -99,6 +100,23 @@ func loadSettings(io *ioStreams, path string, explicit bool) (settings.Values, e
 	}
 	if err == nil {
 		fmt.Fprintf(io.ErrOut, "note: %s\n", signingInactive)
+		if w := xrpSeedMismatch(v); w != "" {
+			fmt.Fprintf(io.ErrOut, "warning: %s\n", w)
+		}
 	}
 	return v, err
+}
+
+// xrpSeedMismatch says when XRP_SECRET controls another account than XRP_ADDRESS: settlement would sign for
+// an account that is not the one announced. It names the derived address (public), never the seed.
+func xrpSeedMismatch(v settings.Values) string {
+	seed, addr := v.String(settings.XRPSecret), v.String(settings.XRPAddress)
+	if seed == "" || addr == "" {
+		return ""
+	}
+	derived, err := xrpseed.ClassicAddress(seed)
+	if err != nil || derived == addr {
+		return "" // a malformed seed is a problem the validation already reported
+	}
+	return fmt.Sprintf("%s derives the XRP account %s, not %s=%s: check that both come from the same wallet", settings.XRPSecret, derived, settings.XRPAddress, addr)
 }
