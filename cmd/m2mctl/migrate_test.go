@@ -206,7 +206,7 @@ func TestConfigRefusesASettingUnderTwoNames(t *testing.T) {
 func TestConfigNotesEachAliasOnce(t *testing.T) {
 	env := filepath.Join(t.TempDir(), ".env")
 	body := "NODE_ID=m2m-abc123\nTIGERBEETLE_CLUSTER_ID=5\nGRAFANA_PASSWORD=long-enough-password\nSETTLEMENT_PREFERENCE=xrp\n" +
-		"XRP_ADDRESS=rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh\nXRP_PRIVATE_KEY=sEdTM1uX8pu2do5XvTnutH6HsouMaM2\nAZURE_KEYVAULT_URL=https://a.vault.azure.net\n"
+		"XRP_ADDRESS=rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh\nXRP_PRIVATE_KEY=snoPBrXtMeMyMHUVTgbuqAfg1SUTb\nAZURE_KEYVAULT_URL=https://a.vault.azure.net\n"
 	if err := os.WriteFile(env, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
