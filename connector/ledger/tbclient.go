@@ -241,6 +241,9 @@ func call[T any](ctx context.Context, c *tbConn, op string, fn func(tb.Client) (
 		}
 		return zero, unanswered{fmt.Errorf("tigerbeetle %s: %w", op, err)}
 	}
+	if ctx.Err() != nil { // a request nobody waits for would still be applied: do not send it
+		return zero, fmt.Errorf("tigerbeetle %s: not sent: %w", op, context.Cause(ctx))
+	}
 	type result struct {
 		v   T
 		err error

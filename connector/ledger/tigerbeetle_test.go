@@ -170,17 +170,6 @@ func TestNewTigerBeetleRefusesMalformedOptions(t *testing.T) {
 	}
 }
 
-func TestNewTigerBeetleAcceptsTheClusterIDsTigerBeetleAccepts(t *testing.T) {
-	srv := newStandinSilentServer(t)
-	for _, id := range []string{"0", "7", "340282366920938463463374607431768211455"} {
-		l, err := ledger.NewTigerBeetle(context.Background(), ledger.Options{ClusterID: id, Address: "127.0.0.1:" + srv.port()})
-		if err != nil {
-			t.Fatalf("cluster id %s refused: %v", id, err)
-		}
-		must(t, l.Close())
-	}
-}
-
 // A post against a cluster that never answers is repeated with the same id until its bound, then given up:
 // counted, and logged at ERROR with the transfer id, since the books then miss a posting.
 func TestTigerBeetlePostRetriedUntilTheTransferExpiresThenGivenUp(t *testing.T) {
