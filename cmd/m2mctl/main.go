@@ -131,11 +131,11 @@ func explainDeployError(err error) error {
 		return fmt.Errorf("services not ready after --wait-timeout %s: %s; see 'm2mctl status' and 'm2mctl logs'",
 			wait.Timeout, strings.Join(wait.Pending, ", "))
 	case errors.As(err, &port):
-		fix := "publish service " + port.Service + " on another host port"
 		if port.Setting != "" {
-			fix = "set " + port.Setting + " in .env to a free port"
+			return fmt.Errorf("port %s is already in use on %s (service %s); set %s in .env to a free port",
+				port.Port, port.HostIP, port.Service, port.Setting)
 		}
-		return fmt.Errorf("%s; %s", port.Error(), fix)
+		return fmt.Errorf("%s; publish service %s on another host port", port.Error(), port.Service)
 	case errors.As(err, &missing) && missing.Hint == "":
 		return fmt.Errorf("image %s is not on this host and --pull never forbids pulling it: "+
 			"load it (docker load -i FILE), build it, or run with --pull missing", missing.Image)
