@@ -109,7 +109,7 @@ func startBob(t *testing.T, perPeer, total uint64) *bobNode {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.payee.Close() })
-	testenv.WaitFor(t, 3*time.Second, "payee connected", func() bool { return b.connected("payee") })
+	testenv.WaitFor(t, 30*time.Second, "payee connected", func() bool { return b.connected("payee") })
 	return b
 }
 
@@ -139,7 +139,7 @@ func (b *bobNode) discover(t *testing.T, id string) (*btp.Session, error) {
 		t.Fatalf("%s dial bob: %v", id, err)
 	}
 	t.Cleanup(func() { s.Close() })
-	testenv.WaitFor(t, 3*time.Second, id+" connected", func() bool { return b.connected(id) })
+	testenv.WaitFor(t, 30*time.Second, id+" connected", func() bool { return b.connected(id) })
 	return s, nil
 }
 
@@ -232,7 +232,7 @@ func TestDiscoveredPeerIsNotDialledAtANameThatResolvesToLoopback(t *testing.T) {
 		PublicKey: genKey(t).Public().(ed25519.PublicKey)}); err != nil {
 		t.Fatal(err)
 	}
-	testenv.WaitFor(t, 5*time.Second, "a refused dial logged", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "a refused dial logged", func() bool {
 		return strings.Contains(b.logs.String(), "BTP connect failed") && strings.Contains(b.logs.String(), discovery.ErrInternalTarget.Error())
 	})
 	if n := accepted.Load(); n != 0 {
@@ -289,7 +289,7 @@ func TestBTPPortClosesPlainHTTPAndCountsRefusals(t *testing.T) {
 	if _, err := btp.Dial(t.Context(), btp.DialConfig{URL: b.url, Token: "tok-guess", PeerID: "bob"}); !errors.Is(err, btp.ErrAuthRejected) {
 		t.Fatalf("guessed token: %v", err)
 	}
-	testenv.WaitFor(t, 3*time.Second, "refusals counted", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "refusals counted", func() bool {
 		return refusedCount(t, b.metrics, btp.RefusedNotUpgrade) == 3 && refusedCount(t, b.metrics, btp.RefusedAuth) == 1
 	})
 	if n := strings.Count(b.logs.String(), "refused a BTP connection"); n != 1 {

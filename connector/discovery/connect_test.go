@@ -166,7 +166,7 @@ func TestAPeerThatDidNotChooseThisNodeAcceptsItsSession(t *testing.T) {
 	for _, name := range names {
 		nodes[name] = startNode(t, name, registry, interval, 1)
 	}
-	testenv.WaitFor(t, 20*interval, "every node with a session to the peer it chose, seen from both ends", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "every node with a session to the peer it chose, seen from both ends", func() bool {
 		for name, n := range nodes {
 			chosen := 0
 			n.client.conns.mu.Lock()

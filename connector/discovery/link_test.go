@@ -40,7 +40,7 @@ func TestPeerDownForAnIntervalIsHandedOverAgainAndRemovedWhenItLeaves(t *testing
 	c, done := startClient(t, ctx, ClientConfig{
 		Endpoints: []string{base}, Self: alice.info, Key: alice.key, Sink: sink, Interval: interval, Now: clk.Now,
 	})
-	testenv.WaitFor(t, time.Second, "bob handed over", func() bool { return sink.callCount() == 1 })
+	testenv.WaitFor(t, 30*time.Second, "bob handed over", func() bool { return sink.callCount() == 1 })
 	if _, conn := c.Counts(); conn != 1 {
 		t.Fatalf("connected = %d with the session up", conn)
 	}
@@ -58,13 +58,13 @@ func TestPeerDownForAnIntervalIsHandedOverAgainAndRemovedWhenItLeaves(t *testing
 		t.Fatalf("AddPeer called again (%d) before the peer was down for an interval", n)
 	}
 	clk.Advance(interval)
-	testenv.WaitFor(t, time.Second, "bob handed over again", func() bool { return sink.callCount() == 2 })
+	testenv.WaitFor(t, 30*time.Second, "bob handed over again", func() bool { return sink.callCount() == 2 })
 
 	// bob deregisters: alice's sink is told to drop him.
 	if code, _ := deleteNow(t, base, "bob", bob.key); code != http.StatusOK {
 		t.Fatalf("bob's DELETE: %d", code)
 	}
-	testenv.WaitFor(t, time.Second, "bob removed", func() bool { _, ok := sink.removed.Load("bob"); return ok })
+	testenv.WaitFor(t, 30*time.Second, "bob removed", func() bool { _, ok := sink.removed.Load("bob"); return ok })
 	if d, _ := c.Counts(); d != 0 {
 		t.Fatalf("discovered = %d after bob left", d)
 	}

@@ -130,7 +130,7 @@ func TestThreeConnectorsDiscoverAndConnectOverBTP(t *testing.T) {
 		lastStart = time.Now()
 		nodes[name] = startNode(t, name, registry, interval)
 	}
-	testenv.WaitFor(t, 2*interval, "three connectors with BTP sessions to both others", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "three connectors with BTP sessions to both others", func() bool {
 		for _, n := range nodes {
 			if len(n.connectedPeers()) != 2 {
 				return false
@@ -163,7 +163,7 @@ func TestThreeConnectorsDiscoverAndConnectOverBTP(t *testing.T) {
 
 	// carol shuts down: she deregisters, and the others drop her at their next tick.
 	nodes["carol"].stop()
-	testenv.WaitFor(t, 3*interval, "carol removed from alice and bob", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "carol removed from alice and bob", func() bool {
 		for _, name := range []string{"alice", "bob"} {
 			for _, p := range nodes[name].node.Peers() {
 				if p.ID == "carol" {

@@ -114,11 +114,11 @@ func TestRedialAfterThePeerRestartsPresentsAFreshSignedToken(t *testing.T) {
 			// Well past the token's life and the verifier's clock skew, B restarts on the same port.
 			clk.Advance(identity.MaxTokenTTL + time.Minute)
 			stopB()
-			testenv.WaitFor(t, 3*time.Second, "A sees B gone", func() bool { return peerState(a, "b") == Disconnected })
+			testenv.WaitFor(t, 30*time.Second, "A sees B gone", func() bool { return peerState(a, "b") == Disconnected })
 			b2, _, _ := serveNodeAt(t, addrB, keyA, clk)
 
 			if tt.reconnect {
-				testenv.WaitFor(t, 3*time.Second, "A reconnected to the restarted B", func() bool { return peerState(b2, "a") == Connected })
+				testenv.WaitFor(t, 30*time.Second, "A reconnected to the restarted B", func() bool { return peerState(b2, "a") == Connected })
 				return
 			}
 			time.Sleep(time.Second) // some ten redials at this backoff

@@ -224,7 +224,7 @@ func Schema() []Setting {
 			Services: []string{ServiceConnector, ServiceFormat}},
 		{Name: TigerBeetleAddress, Group: GroupLedger, Doc: "host:port of TigerBeetle as the connector sees it (resolved to an IP by the connector).",
 			Default: "tigerbeetle:3000", Validate: validHostPort, Services: connectorOnly},
-		{Name: TigerBeetleCacheGrid, Group: GroupLedger, Doc: "TigerBeetle's cache grid size (memory ≈ 3 GiB + this).", Default: "1GiB",
+		{Name: TigerBeetleCacheGrid, Group: GroupLedger, Doc: "TigerBeetle's cache grid size; TigerBeetle asks for at least 6 GiB of RAM per replica machine, and 256MiB suits a small development host.", Default: "1GiB",
 			Example: "512MiB", Validate: validSize},
 		{Name: DefaultCreditLimit, Group: GroupLedger, Doc: "Credit limit of a peers-file entry that gives none, in the asset's smallest unit (discovered peers: DISCOVERED_PEER_CREDIT_LIMIT).", Default: "1000000",
 			Validate: validUint, Services: connectorOnly},
