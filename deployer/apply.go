@@ -242,7 +242,7 @@ func (d *Deployer) waitDependencies(ctx context.Context, p *types.Project, s typ
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("service %s not started: its dependency %s %s", s.Name, dep, firstLine(err.Error()))
+			return &DependencyError{Service: s.Name, Dependency: dep, Err: err}
 		}
 	}
 	return nil

@@ -61,3 +61,16 @@ func firstLine(s string) string {
 }
 
 func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+
+// DependencyError says a service was not started because a dependency failed; it wraps the dependency's error,
+// so its typed cause (a port in use, a missing image) is still found with errors.As whichever service reports first.
+type DependencyError struct {
+	Service, Dependency string
+	Err                 error
+}
+
+func (e *DependencyError) Error() string {
+	return fmt.Sprintf("service %s not started: its dependency %s %s", e.Service, e.Dependency, firstLine(e.Err.Error()))
+}
+
+func (e *DependencyError) Unwrap() error { return e.Err }
