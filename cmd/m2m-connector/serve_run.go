@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -151,8 +152,15 @@ func openLedger(ctx context.Context, cfg config.Config, m *metrics.Metrics, log 
 	}
 	ctx, cancel := context.WithTimeout(ctx, startResolveBudget)
 	defer cancel()
-	return ledger.NewTigerBeetle(ctx, ledger.Options{ClusterID: cfg.TigerBeetleClusterID, Address: cfg.TigerBeetleAddress,
+	l, err := ledger.NewTigerBeetle(ctx, ledger.Options{ClusterID: cfg.TigerBeetleClusterID, Address: cfg.TigerBeetleAddress,
 		CallTimeout: ledgerCallTimeout, Logger: log.With("component", "ledger"), Metrics: m})
+	switch {
+	case errors.Is(err, ledger.ErrNoTigerBeetle):
+		return nil, fmt.Errorf("%w: build m2m-connector with cgo (make build, with gcc installed), or set LEDGER=memory (development only)", err)
+	case err != nil:
+		return nil, err
+	}
+	return l, nil
 }
 
 // dependencies lists what readiness waits for: the ledger always, each chain only when the node settles on it.

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package ledger
 
 // #include <stdint.h>

@@ -1,10 +1,11 @@
+//go:build cgo
+
 package ledger
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"math/bits"
 	"net"
 	"net/netip"
@@ -37,19 +38,6 @@ const (
 	defaultTBTimeout  = 5 * time.Second
 	defaultTBAddrPort = "3000"
 )
-
-// Options configures NewTigerBeetle.
-type Options struct {
-	// ClusterID is the cluster's id in decimal, as TIGERBEETLE_CLUSTER_ID holds it (0 is TigerBeetle's test cluster).
-	ClusterID string
-	// Address is host:port of one replica. The host is resolved here; TigerBeetle itself takes only IP literals.
-	Address string
-	// CallTimeout is the staleness rule (default 5 s): when a call has waited this long and the cluster sent
-	// nothing to anyone meanwhile, the client is closed and rebuilt. A caller's own deadline never does that.
-	CallTimeout time.Duration
-	Logger      *slog.Logger
-	Metrics     *metrics.Metrics // may be nil
-}
 
 // TigerBeetle is a Ledger kept in a TigerBeetle cluster.
 type TigerBeetle struct {
@@ -98,21 +86,6 @@ func NewTigerBeetle(ctx context.Context, opts Options) (*TigerBeetle, error) {
 		log.Warn("tigerbeetle not reachable yet; will retry on every call", "error", err.Error())
 	}
 	return l, nil
-}
-
-// parseClusterID accepts exactly what `tigerbeetle format --cluster` accepts: 0, or a decimal number without
-// sign or leading zero, up to 2^128-1.
-func parseClusterID(s string) (*big.Int, error) {
-	valid := s == "0" || s != "" && s[0] >= '1' && s[0] <= '9'
-	for i := 0; valid && i < len(s); i++ {
-		valid = s[i] >= '0' && s[i] <= '9'
-	}
-	id, ok := new(big.Int).SetString(s, 10)
-	if !valid || !ok || id.BitLen() > 128 {
-		return nil, fmt.Errorf("TigerBeetle cluster id %q is not 0 or a decimal number without sign or leading zero up to 2^128-1, "+
-			"as tigerbeetle format takes it; set TIGERBEETLE_CLUSTER_ID to the --cluster the data file was formatted with", s)
-	}
-	return id, nil
 }
 
 // NewTransferID returns a time-ordered id, greater than every id this ledger returned before.
