@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/m2mnet/m2m/connector/ilp"
+	"github.com/m2mnet/m2m/connector/oer"
 )
 
 // Type is the first byte of a BTP packet.
@@ -95,18 +95,18 @@ func (p *Packet) Decode(b []byte) error {
 	default:
 		return fmt.Errorf("BTP packet type %d is not a BTP 2.0 type (1, 2, 6 or 7)", b[0])
 	}
-	r := reader{b: b, off: 5}
-	body, err := r.varOctets(len(b))
+	r := oer.Reader{B: b, Off: 5}
+	body, err := r.VarOctets(len(b))
 	if err != nil {
 		return fmt.Errorf("BTP %s body: %w", p.Type, err)
 	}
-	if r.remaining() != 0 {
-		return fmt.Errorf("BTP %s: %d trailing bytes after the body", p.Type, r.remaining())
+	if r.Remaining() != 0 {
+		return fmt.Errorf("BTP %s: %d trailing bytes after the body", p.Type, r.Remaining())
 	}
-	r = reader{b: body}
+	r = oer.NewReader(body)
 	switch p.Type {
 	case TypeTransfer:
-		if p.Amount, err = r.uint64(); err != nil {
+		if p.Amount, err = r.Uint64(); err != nil {
 			return fmt.Errorf("BTP Transfer amount: %w", err)
 		}
 	case TypeError:
@@ -117,14 +117,14 @@ func (p *Packet) Decode(b []byte) error {
 	if err := p.decodeProtocolData(&r); err != nil {
 		return fmt.Errorf("BTP %s protocol data: %w", p.Type, err)
 	}
-	if r.remaining() != 0 {
-		return fmt.Errorf("BTP %s: %d trailing bytes after the protocol data", p.Type, r.remaining())
+	if r.Remaining() != 0 {
+		return fmt.Errorf("BTP %s: %d trailing bytes after the protocol data", p.Type, r.Remaining())
 	}
 	return nil
 }
 
-func (e *ErrorInfo) decode(r *reader) error {
-	code, err := r.bytes(3)
+func (e *ErrorInfo) decode(r *oer.Reader) error {
+	code, err := r.Bytes(3)
 	if err != nil {
 		return fmt.Errorf("code: %w", err)
 	}
@@ -134,7 +134,7 @@ func (e *ErrorInfo) decode(r *reader) error {
 		}
 	}
 	e.Code = string(code)
-	name, err := r.varOctets(256)
+	name, err := r.VarOctets(256)
 	if err != nil {
 		return fmt.Errorf("name: %w", err)
 	}
@@ -142,41 +142,41 @@ func (e *ErrorInfo) decode(r *reader) error {
 		return fmt.Errorf("name %q is not printable ASCII", name)
 	}
 	e.Name = string(name)
-	at, err := r.varOctets(64)
+	at, err := r.VarOctets(64)
 	if err != nil {
 		return fmt.Errorf("triggeredAt: %w", err)
 	}
 	if e.TriggeredAt, err = time.Parse(generalizedTime, string(at)); err != nil {
 		return fmt.Errorf("triggeredAt %q is not YYYYMMDDHHmmss.fffZ", at)
 	}
-	if e.Data, err = r.varOctets(r.remaining()); err != nil {
+	if e.Data, err = r.VarOctets(r.Remaining()); err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
 	return nil
 }
 
-func (p *Packet) decodeProtocolData(r *reader) error {
-	n, err := r.varUint()
+func (p *Packet) decodeProtocolData(r *oer.Reader) error {
+	n, err := r.VarUint()
 	if err != nil {
 		return fmt.Errorf("count: %w", err)
 	}
 	// Every entry takes at least 3 bytes, so a count beyond that is a lie and must not size an allocation.
-	if n > uint64(r.remaining()/3) {
-		return fmt.Errorf("count %d does not fit in %d bytes", n, r.remaining())
+	if n > uint64(r.Remaining()/3) {
+		return fmt.Errorf("count %d does not fit in %d bytes", n, r.Remaining())
 	}
 	for i := range int(n) {
-		name, err := r.varOctets(r.remaining())
+		name, err := r.VarOctets(r.Remaining())
 		if err != nil {
 			return fmt.Errorf("entry %d name: %w", i, err)
 		}
 		if !printableASCII(name) {
 			return fmt.Errorf("entry %d name %q is not printable ASCII", i, name)
 		}
-		ct, err := r.byte()
+		ct, err := r.Byte()
 		if err != nil {
 			return fmt.Errorf("entry %d content type: %w", i, err)
 		}
-		data, err := r.varOctets(r.remaining())
+		data, err := r.VarOctets(r.Remaining())
 		if err != nil {
 			return fmt.Errorf("entry %d (%s) data: %w", i, name, err)
 		}
@@ -212,11 +212,11 @@ func printableASCII[T ~string | ~[]byte](b T) bool {
 // appendILP encodes a Message or Response whose only protocol data is the ILP packet: what every forwarded
 // packet costs, so it skips building a Packet.
 func appendILP(b []byte, t Type, id uint32, ilpPacket []byte) []byte {
-	n := 2 + 1 + 3 + 1 + ilp.LengthSize(len(ilpPacket)) + len(ilpPacket) // count, "ilp", content type, data
+	n := 2 + 1 + 3 + 1 + oer.LengthSize(len(ilpPacket)) + len(ilpPacket) // count, "ilp", content type, data
 	b = append(b, byte(t), byte(id>>24), byte(id>>16), byte(id>>8), byte(id))
-	b = ilp.AppendLength(b, n)
+	b = oer.AppendLength(b, n)
 	b = append(b, 1, 1, 3, 'i', 'l', 'p', byte(OctetStream))
-	b = ilp.AppendLength(b, len(ilpPacket))
+	b = oer.AppendLength(b, len(ilpPacket))
 	return append(b, ilpPacket...)
 }
 
@@ -227,21 +227,21 @@ func (p *Packet) AppendBinary(b []byte) ([]byte, error) {
 		return b, err
 	}
 	b = append(b, byte(p.Type), byte(p.RequestID>>24), byte(p.RequestID>>16), byte(p.RequestID>>8), byte(p.RequestID))
-	b = ilp.AppendLength(b, n)
+	b = oer.AppendLength(b, n)
 	switch p.Type {
 	case TypeTransfer:
-		b = appendUint64(b, p.Amount)
+		b = oer.AppendUint64(b, p.Amount)
 	case TypeError:
 		b = append(b, p.Error.Code...)
-		b = appendVar(b, p.Error.Name)
-		b = appendVar(b, p.Error.TriggeredAt.UTC().Format(generalizedTime))
-		b = appendVar(b, p.Error.Data)
+		b = oer.AppendVar(b, p.Error.Name)
+		b = oer.AppendVar(b, p.Error.TriggeredAt.UTC().Format(generalizedTime))
+		b = oer.AppendVar(b, p.Error.Data)
 	}
-	b = appendVarUint(b, uint64(len(p.ProtocolData)))
+	b = oer.AppendVarUint(b, uint64(len(p.ProtocolData)))
 	for _, d := range p.ProtocolData {
-		b = appendVar(b, d.Name)
+		b = oer.AppendVar(b, d.Name)
 		b = append(b, byte(d.ContentType))
-		b = appendVar(b, d.Data)
+		b = oer.AppendVar(b, d.Data)
 	}
 	return b, nil
 }
@@ -260,16 +260,16 @@ func (p *Packet) bodySize() (int, error) {
 		if y := p.Error.TriggeredAt.UTC().Year(); y < 0 || y > 9999 {
 			return 0, fmt.Errorf("encode BTP Error: triggeredAt %s is out of range", p.Error.TriggeredAt)
 		}
-		n += 3 + varSize(len(p.Error.Name)) + varSize(len(generalizedTime)) + varSize(len(p.Error.Data))
+		n += 3 + oer.VarSize(len(p.Error.Name)) + oer.VarSize(len(generalizedTime)) + oer.VarSize(len(p.Error.Data))
 	default:
 		return 0, fmt.Errorf("encode BTP: type %d is not a BTP 2.0 type", p.Type)
 	}
-	n += varUintSize(uint64(len(p.ProtocolData)))
+	n += oer.VarUintSize(uint64(len(p.ProtocolData)))
 	for _, d := range p.ProtocolData {
 		if !printableASCII(d.Name) {
 			return 0, fmt.Errorf("encode BTP: protocol name %q is not printable ASCII", d.Name)
 		}
-		n += varSize(len(d.Name)) + 1 + varSize(len(d.Data))
+		n += oer.VarSize(len(d.Name)) + 1 + oer.VarSize(len(d.Data))
 	}
 	if n > maxEncodable {
 		return 0, errors.New("encode BTP: packet larger than 16 MiB")
@@ -278,5 +278,3 @@ func (p *Packet) bodySize() (int, error) {
 }
 
 const maxEncodable = 1<<24 - 1
-
-func varSize(n int) int { return ilp.LengthSize(n) + n }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/m2mnet/m2m/connector/oer"
 )
 
 // Type is the first byte of every ILP packet.
@@ -93,17 +95,17 @@ func envelope(b []byte, want Type) ([]byte, error) {
 	if t != want {
 		return nil, fmt.Errorf("ILP packet is a %s, want a %s", t, want)
 	}
-	r := reader{b: b, off: 1}
-	n, err := r.length()
+	r := oer.Reader{B: b, Off: 1}
+	n, err := r.Length()
 	if err != nil {
 		return nil, fmt.Errorf("ILP %s length: %w", want, err)
 	}
-	body, err := r.bytes(n)
+	body, err := r.Bytes(n)
 	if err != nil {
 		return nil, fmt.Errorf("ILP %s body of %d bytes: %w", want, n, err)
 	}
-	if r.remaining() != 0 {
-		return nil, fmt.Errorf("ILP %s: %w (%d)", want, errTrailing, r.remaining())
+	if r.Remaining() != 0 {
+		return nil, fmt.Errorf("ILP %s: %w (%d)", want, errTrailing, r.Remaining())
 	}
 	return body, nil
 }
@@ -115,23 +117,23 @@ func DecodePrepare(b []byte) (Prepare, error) {
 	if err != nil {
 		return p, err
 	}
-	r := reader{b: body}
-	if p.Amount, err = r.uint64(); err != nil {
+	r := oer.NewReader(body)
+	if p.Amount, err = r.Uint64(); err != nil {
 		return p, fmt.Errorf("ILP Prepare amount: %w", err)
 	}
-	ts, err := r.bytes(timestampLen)
+	ts, err := r.Bytes(timestampLen)
 	if err != nil {
 		return p, fmt.Errorf("ILP Prepare expiresAt: %w", err)
 	}
 	if p.ExpiresAt, err = parseTimestamp(ts); err != nil {
 		return p, fmt.Errorf("ILP Prepare expiresAt: %w", err)
 	}
-	cond, err := r.bytes(32)
+	cond, err := r.Bytes(32)
 	if err != nil {
 		return p, fmt.Errorf("ILP Prepare executionCondition: %w", err)
 	}
 	copy(p.ExecutionCondition[:], cond)
-	dest, err := r.varOctets(MaxAddressLength)
+	dest, err := r.VarOctets(MaxAddressLength)
 	if err != nil {
 		return p, fmt.Errorf("ILP Prepare destination: %w", err)
 	}
@@ -139,11 +141,11 @@ func DecodePrepare(b []byte) (Prepare, error) {
 	if err := ValidAddress(p.Destination); err != nil {
 		return p, fmt.Errorf("ILP Prepare destination: %w", err)
 	}
-	if p.Data, err = r.varOctets(MaxDataLength); err != nil {
+	if p.Data, err = r.VarOctets(MaxDataLength); err != nil {
 		return p, fmt.Errorf("ILP Prepare data: %w", err)
 	}
-	if r.remaining() != 0 {
-		return p, fmt.Errorf("ILP Prepare: %w (%d)", errTrailing, r.remaining())
+	if r.Remaining() != 0 {
+		return p, fmt.Errorf("ILP Prepare: %w (%d)", errTrailing, r.Remaining())
 	}
 	return p, nil
 }
@@ -155,17 +157,17 @@ func DecodeFulfill(b []byte) (Fulfill, error) {
 	if err != nil {
 		return f, err
 	}
-	r := reader{b: body}
-	ful, err := r.bytes(32)
+	r := oer.NewReader(body)
+	ful, err := r.Bytes(32)
 	if err != nil {
 		return f, fmt.Errorf("ILP Fulfill fulfillment: %w", err)
 	}
 	copy(f.Fulfillment[:], ful)
-	if f.Data, err = r.varOctets(MaxDataLength); err != nil {
+	if f.Data, err = r.VarOctets(MaxDataLength); err != nil {
 		return f, fmt.Errorf("ILP Fulfill data: %w", err)
 	}
-	if r.remaining() != 0 {
-		return f, fmt.Errorf("ILP Fulfill: %w (%d)", errTrailing, r.remaining())
+	if r.Remaining() != 0 {
+		return f, fmt.Errorf("ILP Fulfill: %w (%d)", errTrailing, r.Remaining())
 	}
 	return f, nil
 }
@@ -177,15 +179,15 @@ func DecodeReject(b []byte) (Reject, error) {
 	if err != nil {
 		return j, err
 	}
-	r := reader{b: body}
-	code, err := r.bytes(3)
+	r := oer.NewReader(body)
+	code, err := r.Bytes(3)
 	if err != nil {
 		return j, fmt.Errorf("ILP Reject code: %w", err)
 	}
 	if j.Code, err = ParseCode(string(code)); err != nil {
 		return j, fmt.Errorf("ILP Reject code: %w", err)
 	}
-	by, err := r.varOctets(MaxAddressLength)
+	by, err := r.VarOctets(MaxAddressLength)
 	if err != nil {
 		return j, fmt.Errorf("ILP Reject triggeredBy: %w", err)
 	}
@@ -195,7 +197,7 @@ func DecodeReject(b []byte) (Reject, error) {
 		}
 		j.TriggeredBy = string(by)
 	}
-	msg, err := r.varOctets(MaxMessageLength)
+	msg, err := r.VarOctets(MaxMessageLength)
 	if err != nil {
 		return j, fmt.Errorf("ILP Reject message: %w", err)
 	}
@@ -203,11 +205,11 @@ func DecodeReject(b []byte) (Reject, error) {
 		return j, errors.New("ILP Reject message is not valid UTF-8")
 	}
 	j.Message = string(msg)
-	if j.Data, err = r.varOctets(MaxDataLength); err != nil {
+	if j.Data, err = r.VarOctets(MaxDataLength); err != nil {
 		return j, fmt.Errorf("ILP Reject data: %w", err)
 	}
-	if r.remaining() != 0 {
-		return j, fmt.Errorf("ILP Reject: %w (%d)", errTrailing, r.remaining())
+	if r.Remaining() != 0 {
+		return j, fmt.Errorf("ILP Reject: %w (%d)", errTrailing, r.Remaining())
 	}
 	return j, nil
 }
@@ -249,3 +251,6 @@ func Decode(b []byte) (Packet, error) {
 		return &j, nil
 	}
 }
+
+// errTrailing is wrapped when a buffer holds more than the packet.
+var errTrailing = errors.New("trailing bytes after the packet")

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/m2mnet/m2m/connector/oer"
 )
 
 // prepareVector is FACTS.md's (and the interledger reference implementation's) Prepare test vector.
@@ -129,9 +131,9 @@ func TestDecodeRejectRefusesBadCodeAndMessage(t *testing.T) {
 				t.Fatalf("encode err = %v, want %q", err, tt.wantErr)
 			}
 			body := append([]byte(tt.j.Code), 0)
-			body = appendVarString(body, tt.j.Message)
+			body = oer.AppendVar(body, tt.j.Message)
 			body = append(body, 0)
-			raw := append(AppendLength([]byte{14}, len(body)), body...)
+			raw := append(oer.AppendLength([]byte{14}, len(body)), body...)
 			if _, err := DecodeReject(raw); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("decode err = %v, want %q", err, tt.wantErr)
 			}

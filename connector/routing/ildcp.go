@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/m2mnet/m2m/connector/ilp"
+
+	"github.com/m2mnet/m2m/connector/oer"
 )
 
 // Destinations of the peer protocols (RFC 0031 ILDCP, RFC 0010 route broadcast). They are answered by the
@@ -30,24 +32,24 @@ type ILDCPInfo struct {
 
 // EncodeILDCP encodes the data of an ILDCP response: address (var octets), scale (u8), code (var octets).
 func EncodeILDCP(info ILDCPInfo) []byte {
-	b := ilp.AppendLength(nil, len(info.Address))
+	b := oer.AppendLength(nil, len(info.Address))
 	b = append(b, info.Address...)
 	b = append(b, info.AssetScale)
-	b = ilp.AppendLength(b, len(info.AssetCode))
+	b = oer.AppendLength(b, len(info.AssetCode))
 	return append(b, info.AssetCode...)
 }
 
 // DecodeILDCP decodes the data of an ILDCP response.
 func DecodeILDCP(data []byte) (ILDCPInfo, error) {
 	var info ILDCPInfo
-	n, used, err := ilp.ReadLength(data)
+	n, used, err := oer.ReadLength(data)
 	if err != nil || used+n+1 > len(data) {
 		return info, fmt.Errorf("ILDCP response: address is truncated")
 	}
 	info.Address = string(data[used : used+n])
 	rest := data[used+n:]
 	info.AssetScale = rest[0]
-	n, used, err = ilp.ReadLength(rest[1:])
+	n, used, err = oer.ReadLength(rest[1:])
 	if err != nil || 1+used+n != len(rest) {
 		return info, fmt.Errorf("ILDCP response: asset code is truncated or followed by extra bytes")
 	}
