@@ -51,14 +51,23 @@ func newACMESource(m *Manager) (*acmeSource, error) {
 	if ca == "" {
 		ca = LetsEncrypt
 	}
-	a.magic.Issuers = []certmagic.Issuer{certmagic.NewACMEIssuer(a.magic, certmagic.ACMEIssuer{
+	a.magic.Issuers = []certmagic.Issuer{unprompted{certmagic.NewACMEIssuer(a.magic, certmagic.ACMEIssuer{
 		CA: ca, Email: m.cfg.Email, Agreed: true, TrustedRoots: m.cfg.Roots,
 		// Only TLS-ALPN-01: it arrives on 443, published to our own listener, which answers it (certmagic sees
 		// the port taken by that listener and leaves it to it). HTTP-01 would need port 80 as well.
 		DisableHTTPChallenge: true, ListenHost: m.cfg.ListenHost, AltTLSALPNPort: m.cfg.Port,
 		Logger: zl,
-	})}
+	})}}
 	return a, nil
+}
+
+// unprompted is certmagic's ACME issuer that never asks on the terminal: with no ACME_EMAIL, ManageSync
+// (an "interactive" obtain) would print a prompt to stdout and block reading stdin for an address.
+type unprompted struct{ *certmagic.ACMEIssuer }
+
+// PreCheck is the issuer's own, always without prompts.
+func (u unprompted) PreCheck(ctx context.Context, names []string, _ bool) error {
+	return u.ACMEIssuer.PreCheck(ctx, names, false)
 }
 
 func (a *acmeSource) serverConfig() *tls.Config {

@@ -2,9 +2,11 @@ package tlsserve_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
@@ -22,12 +24,19 @@ import (
 	"github.com/m2mnet/m2m/test/standin/pebble"
 )
 
-// The test domain: Pebble accepts it, its challenge server resolves it to 127.0.0.1, and so does every
-// resolver here (/etc/hosts), so clients dial it by name and check the certificate against it.
-const domain = "localhost"
+// Each node's name is its own (certmagic paces renewal retries per name in package state, so one test's
+// failed renewal, a CA stopped at its cleanup, would hold back the next test's): a random name under
+// localhost, which Pebble accepts and its challenge server resolves to 127.0.0.1. Clients dial 127.0.0.1
+// and check the certificate against the name.
+func nodeName() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return "n" + hex.EncodeToString(b) + ".localhost"
+}
 
 // btpNode is a TLS listener serving BTP with a Manager's configuration, as the connector wires it.
 type btpNode struct {
+	name    string // the certificate's domain
 	m       *tlsserve.Manager
 	metrics *metrics.Metrics
 	port    int
@@ -51,7 +60,8 @@ func startACMENode(t *testing.T, configure func(port int) tlsserve.Config) *btpN
 	port := ln.Addr().(*net.TCPAddr).Port
 	cfg := configure(port)
 	mt := metrics.New("test", "test", "go")
-	cfg.Metrics, cfg.ListenHost, cfg.Port = mt, "127.0.0.1", port
+	name := nodeName()
+	cfg.Domain, cfg.Metrics, cfg.ListenHost, cfg.Port = name, mt, "127.0.0.1", port
 	m, err := tlsserve.New(cfg)
 	if err != nil {
 		ln.Close()
@@ -76,7 +86,7 @@ func startACMENode(t *testing.T, configure func(port int) tlsserve.Config) *btpN
 		srv.Close()
 		m.Close()
 	})
-	return &btpNode{m: m, metrics: mt, port: port, url: "wss://" + domain + ":" + strconv.Itoa(port)}
+	return &btpNode{name: name, m: m, metrics: mt, port: port, url: "wss://127.0.0.1:" + strconv.Itoa(port)}
 }
 
 func pool(t *testing.T, pems ...[]byte) *x509.CertPool {
@@ -106,13 +116,13 @@ func waitValid(t *testing.T, m *tlsserve.Manager, within time.Duration, not *tls
 	}
 }
 
-// handshake connects to the node by name and returns the leaf it presented.
-func handshake(t *testing.T, port int, roots *x509.CertPool) (*x509.Certificate, error) {
+// handshake connects to the node, asking for its name, and returns the leaf it presented.
+func handshake(t *testing.T, n *btpNode, roots *x509.CertPool) (*x509.Certificate, error) {
 	t.Helper()
-	d := &tls.Dialer{Config: &tls.Config{RootCAs: roots, ServerName: domain}}
+	d := &tls.Dialer{Config: &tls.Config{RootCAs: roots, ServerName: n.name}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := d.DialContext(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(port))
+	c, err := d.DialContext(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(n.port))
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +130,13 @@ func handshake(t *testing.T, port int, roots *x509.CertPool) (*x509.Certificate,
 	return c.(*tls.Conn).ConnectionState().PeerCertificates[0], nil
 }
 
-func dialBTP(t *testing.T, url string, roots *x509.CertPool) (*btp.Session, error) {
+func dialBTP(t *testing.T, n *btpNode, roots *x509.CertPool) (*btp.Session, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return btp.Dial(ctx, btp.DialConfig{URL: url, Token: "secret", PeerID: "node", TLSConfig: tlsserve.ClientConfig(roots)})
+	c := tlsserve.ClientConfig(roots)
+	c.ServerName = n.name
+	return btp.Dial(ctx, btp.DialConfig{URL: n.url, Token: "secret", PeerID: "node", TLSConfig: c})
 }
 
 func sendPacket(t *testing.T, s *btp.Session) {
@@ -149,7 +161,7 @@ func TestACMEObtainsACertificateViaTLSALPNAndPeersTrustingTheCAConnect(t *testin
 	var ca *pebble.Server
 	n := startACMENode(t, func(port int) tlsserve.Config {
 		ca = pebble.Start(t, pebble.Options{TLSPort: port})
-		return tlsserve.Config{Mode: tlsserve.ACME, Domain: domain, CA: ca.DirectoryURL, Roots: pool(t, ca.APICertPEM), DataDir: t.TempDir()}
+		return tlsserve.Config{Mode: tlsserve.ACME, CA: ca.DirectoryURL, Roots: pool(t, ca.APICertPEM), DataDir: t.TempDir()}
 	})
 	st := waitValid(t, n.m, 60*time.Second, nil)
 	if st.DaysLeft < 80 || st.LastError != "" {
@@ -159,21 +171,21 @@ func TestACMEObtainsACertificateViaTLSALPNAndPeersTrustingTheCAConnect(t *testin
 		t.Errorf("expiry metric %v; want %d", got, st.NotAfter.Unix())
 	}
 	trusting := pool(t, ca.RootPEM)
-	leaf, err := handshake(t, n.port, trusting)
+	leaf, err := handshake(t, n, trusting)
 	if err != nil {
 		t.Fatalf("a client trusting Pebble's root: %v", err)
 	}
-	if leaf.Issuer.CommonName == leaf.Subject.CommonName || !strings.Contains(strings.Join(leaf.DNSNames, ","), domain) {
-		t.Errorf("served certificate %v issued by %v; want one for %s issued by Pebble", leaf.DNSNames, leaf.Issuer, domain)
+	if leaf.Issuer.CommonName == leaf.Subject.CommonName || !strings.Contains(strings.Join(leaf.DNSNames, ","), n.name) {
+		t.Errorf("served certificate %v issued by %v; want one for %s issued by Pebble", leaf.DNSNames, leaf.Issuer, n.name)
 	}
-	s, err := dialBTP(t, n.url, trusting)
+	s, err := dialBTP(t, n, trusting)
 	if err != nil {
 		t.Fatalf("BTP over wss:// trusting Pebble's root: %v", err)
 	}
 	defer s.Close()
 	sendPacket(t, s)
 
-	_, err = dialBTP(t, n.url, nil) // the system's roots only
+	_, err = dialBTP(t, n, nil) // the system's roots only
 	var unknown x509.UnknownAuthorityError
 	if !errors.As(err, &unknown) {
 		t.Fatalf("a client not trusting Pebble's root: err %v; want an unknown-authority refusal", err)
@@ -187,11 +199,11 @@ func TestACMERenewsAShortLivedCertificateWithoutDroppingTheOpenSession(t *testin
 	var ca *pebble.Server
 	n := startACMENode(t, func(port int) tlsserve.Config {
 		ca = pebble.Start(t, pebble.Options{TLSPort: port, Validity: 40 * time.Second})
-		return tlsserve.Config{Mode: tlsserve.ACME, Domain: domain, CA: ca.DirectoryURL, Roots: pool(t, ca.APICertPEM), DataDir: t.TempDir()}
+		return tlsserve.Config{Mode: tlsserve.ACME, CA: ca.DirectoryURL, Roots: pool(t, ca.APICertPEM), DataDir: t.TempDir()}
 	})
 	first := waitValid(t, n.m, 60*time.Second, nil)
 	roots := pool(t, ca.RootPEM)
-	s, err := dialBTP(t, n.url, roots)
+	s, err := dialBTP(t, n, roots)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +211,7 @@ func TestACMERenewsAShortLivedCertificateWithoutDroppingTheOpenSession(t *testin
 	sendPacket(t, s)
 
 	second := waitValid(t, n.m, 40*time.Second, &first)
-	leaf, err := handshake(t, n.port, roots)
+	leaf, err := handshake(t, n, roots)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +237,7 @@ func TestACMEWithTheCADownAtStartFailsClearlyThenRecoversWithoutARestart(t *test
 	var port int
 	n := startACMENode(t, func(p int) tlsserve.Config {
 		port = p
-		return tlsserve.Config{Mode: tlsserve.ACME, Domain: domain, CA: "https://" + caAddr + "/dir", Roots: pool(t, api.PEM), DataDir: t.TempDir()}
+		return tlsserve.Config{Mode: tlsserve.ACME, CA: "https://" + caAddr + "/dir", Roots: pool(t, api.PEM), DataDir: t.TempDir()}
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for testutil.ToFloat64(n.metrics.TLSRenewalFailures) < 1 {
@@ -235,10 +247,10 @@ func TestACMEWithTheCADownAtStartFailsClearlyThenRecoversWithoutARestart(t *test
 		time.Sleep(50 * time.Millisecond)
 	}
 	_, err = n.m.Check(context.Background())
-	if !errors.Is(err, tlsserve.ErrNoCertificate) || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), domain) {
+	if !errors.Is(err, tlsserve.ErrNoCertificate) || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), n.name) {
 		t.Fatalf("Check with the CA down = %v; want no certificate, naming the domain and the refused connection", err)
 	}
-	if _, err := handshake(t, n.port, nil); err == nil {
+	if _, err := handshake(t, n, nil); err == nil {
 		t.Fatal("a handshake succeeded without any certificate")
 	}
 
@@ -257,4 +269,37 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+func TestACMEKeepsServingTheValidCertificateWhileRenewalFails(t *testing.T) {
+	var ca *pebble.Server
+	n := startACMENode(t, func(port int) tlsserve.Config {
+		ca = pebble.Start(t, pebble.Options{TLSPort: port, Validity: 30 * time.Second})
+		return tlsserve.Config{Mode: tlsserve.ACME, CA: ca.DirectoryURL, Roots: pool(t, ca.APICertPEM), DataDir: t.TempDir()}
+	})
+	first := waitValid(t, n.m, 60*time.Second, nil)
+	roots := pool(t, ca.RootPEM)
+	ca.Stop() // every renewal attempt from now on is refused
+	deadline := time.Now().Add(30 * time.Second)
+	for testutil.ToFloat64(n.metrics.TLSRenewalFailures) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed renewal recorded 30 s after the CA stopped: %+v", n.m.Status())
+		}
+		time.Sleep(50 * time.Millisecond) // certmagic reports the attempt through OnEvent; nothing to wait on here
+	}
+	st := n.m.Status()
+	if !st.Valid || !st.NotAfter.Equal(first.NotAfter) || !strings.Contains(st.LastError, "renewal") {
+		t.Fatalf("status while renewal fails: %+v; want the first certificate (until %v), still valid, with the renewal error", st, first.NotAfter)
+	}
+	leaf, err := handshake(t, n, roots)
+	if err != nil {
+		t.Fatalf("a handshake while renewal fails: %v", err)
+	}
+	if !leaf.NotAfter.Equal(first.NotAfter) {
+		t.Errorf("served a certificate until %v; want the one obtained (until %v)", leaf.NotAfter, first.NotAfter)
+	}
+	detail, err := n.m.Check(context.Background())
+	if err != nil || !strings.Contains(detail, "renewal failing") {
+		t.Errorf("Check while renewal fails = %q, %v; want healthy, naming the renewal failure", detail, err)
+	}
 }

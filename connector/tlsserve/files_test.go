@@ -51,7 +51,7 @@ func (ca *testCA) issue(t *testing.T, dir string, serial int64, validity time.Du
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), DNSNames: []string{domain}, NotBefore: time.Now().Add(-time.Minute),
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Minute),
 		NotAfter: time.Now().Add(validity), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
@@ -99,8 +99,8 @@ func TestFilesModeServesTheGivenCertificateAndPicksUpAReplacement(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := serveTLS(t, m.ServerConfig())
-	leaf, err := handshake(t, port, pool(t, ca.pem))
+	n := &btpNode{name: "localhost", port: serveTLS(t, m.ServerConfig())}
+	leaf, err := handshake(t, n, pool(t, ca.pem))
 	if err != nil {
 		t.Fatalf("a client trusting the test CA: %v", err)
 	}
@@ -110,7 +110,7 @@ func TestFilesModeServesTheGivenCertificateAndPicksUpAReplacement(t *testing.T) 
 	if detail, err := m.Check(context.Background()); err != nil || !strings.Contains(detail, "29 days left") {
 		t.Errorf("Check = %q, %v; want 29 days left", detail, err)
 	}
-	if _, err := handshake(t, port, nil); !errors.As(err, new(x509.UnknownAuthorityError)) {
+	if _, err := handshake(t, n, nil); !errors.As(err, new(x509.UnknownAuthorityError)) {
 		t.Errorf("a client not trusting the test CA: %v; want an unknown-authority refusal", err)
 	}
 
@@ -121,7 +121,7 @@ func TestFilesModeServesTheGivenCertificateAndPicksUpAReplacement(t *testing.T) 
 			t.Fatalf("still serving serial %v 10 s after the files were replaced", leaf.SerialNumber)
 		}
 		time.Sleep(20 * time.Millisecond) // mtime granularity: a rewrite within the same tick is not seen at once
-		if leaf, err = handshake(t, port, pool(t, ca.pem)); err != nil {
+		if leaf, err = handshake(t, n, pool(t, ca.pem)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -142,7 +142,7 @@ func TestNewRefusesIncompleteConfigurationsWithTypedErrors(t *testing.T) {
 		text string
 	}{
 		{"acme without a domain", tlsserve.Config{Mode: tlsserve.ACME, DataDir: "/tmp", Port: 443}, tlsserve.ErrNoDomain, ""},
-		{"acme without a data dir", tlsserve.Config{Mode: tlsserve.ACME, Domain: domain, Port: 443}, tlsserve.ErrNoDataDir, ""},
+		{"acme without a data dir", tlsserve.Config{Mode: tlsserve.ACME, Domain: "node.example.com", Port: 443}, tlsserve.ErrNoDataDir, ""},
 		{"files without a key", tlsserve.Config{Mode: tlsserve.Files, CertFile: bad}, tlsserve.ErrNoCertFiles, ""},
 		{"files that are not PEM", tlsserve.Config{Mode: tlsserve.Files, CertFile: bad, KeyFile: bad}, nil, bad},
 		{"an unknown mode", tlsserve.Config{Mode: "auto"}, tlsserve.ErrUnknownMode, `"auto"`},

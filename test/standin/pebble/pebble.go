@@ -47,10 +47,11 @@ type Options struct {
 	Log io.Writer
 }
 
-// APICert is the ACME endpoint's self-signed certificate, for 127.0.0.1 and localhost.
+// APICert is the ACME endpoint's self-signed certificate, for 127.0.0.1, localhost and the extra hosts given.
 type APICert struct {
-	cert tls.Certificate
-	PEM  []byte // trust this to reach the directory
+	cert   tls.Certificate
+	PEM    []byte // trust this to reach the directory
+	KeyPEM []byte // its private key, for a Pebble run as a program (its "privateKey" file)
 }
 
 // Server is a running Pebble.
@@ -93,7 +94,7 @@ func start(t testing.TB, o Options) (*Server, error) {
 	if s, ok := t.(interface{ Setenv(string, string) }); ok {
 		s.Setenv("PEBBLE_VA_NOSLEEP", "1") // Pebble otherwise waits up to 5 s before every validation
 	}
-	dnsAddr, chall, err := startDNS(logger)
+	dnsAddr, chall, err := startDNS(logger, "127.0.0.1", "127.0.0.1")
 	if err != nil {
 		return nil, err
 	}
@@ -141,20 +142,33 @@ func (s *Server) Stop() {
 	})
 }
 
-// startDNS runs the challenge test server's DNS on a free 127.0.0.1 port, answering A queries with 127.0.0.1
-// and no AAAA (so that validation connects over IPv4, where the server under test listens).
-func startDNS(logger *log.Logger) (string, *challtestsrv.ChallSrv, error) {
+// StartDNS runs the challenge test server's DNS on a free port of host, answering every A query with answer
+// and no AAAA, until the test ends: what a Pebble in a container (its -dnsserver flag) resolves the names it
+// validates with. It returns host:port.
+func StartDNS(t testing.TB, host, answer string) string {
+	t.Helper()
+	addr, chall, err := startDNS(log.New(io.Discard, "", 0), host, answer)
+	if err != nil {
+		t.Fatalf("start the challenge test server's DNS: %v", err)
+	}
+	t.Cleanup(chall.Shutdown)
+	return addr
+}
+
+// startDNS runs the challenge test server's DNS on a free port of host, answering A queries with answer and
+// no AAAA (so that validation connects over IPv4, where the server under test listens).
+func startDNS(logger *log.Logger, host, answer string) (string, *challtestsrv.ChallSrv, error) {
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freeUDPAndTCPPort()
+		port, err := freeUDPAndTCPPort(host)
 		if err != nil {
 			return "", nil, err
 		}
-		addr := "127.0.0.1:" + strconv.Itoa(port)
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
 		chall, err := challtestsrv.New(challtestsrv.Config{DNSAddrs: []string{addr}, Log: logger})
 		if err != nil {
 			return "", nil, fmt.Errorf("challenge test server: %w", err)
 		}
-		chall.SetDefaultDNSIPv4("127.0.0.1")
+		chall.SetDefaultDNSIPv4(answer)
 		chall.SetDefaultDNSIPv6("")
 		chall.Run()
 		if dnsAnswers(addr) {
@@ -180,25 +194,26 @@ func dnsAnswers(addr string) bool {
 	return false
 }
 
-func freeUDPAndTCPPort() (int, error) {
+func freeUDPAndTCPPort(host string) (int, error) {
 	for range 20 {
-		udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
 		if err != nil {
 			return 0, err
 		}
 		port := udp.LocalAddr().(*net.UDPAddr).Port
-		tcp, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		udp.Close()
 		if err == nil {
 			tcp.Close()
 			return port, nil
 		}
 	}
-	return 0, errors.New("no port free for both UDP and TCP on 127.0.0.1")
+	return 0, fmt.Errorf("no port free for both UDP and TCP on %s", host)
 }
 
-// NewAPICert makes a certificate for the ACME endpoint.
-func NewAPICert() (*APICert, error) {
+// NewAPICert makes a certificate for the ACME endpoint, valid for 127.0.0.1, localhost and the extra IP
+// addresses or names (where a Pebble in a container is reached).
+func NewAPICert(extra ...string) (*APICert, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -214,10 +229,22 @@ func NewAPICert() (*APICert, error) {
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IsCA:         true, BasicConstraintsValid: true,
 	}
+	for _, h := range extra {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return nil, err
 	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
 	return &APICert{cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
-		PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
+		PEM:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})}, nil
 }
