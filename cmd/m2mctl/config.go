@@ -104,7 +104,7 @@ func loadSettings(io *ioStreams, path string, explicit bool) (settings.Values, e
 			fmt.Fprintf(io.ErrOut, "warning: %s\n", w)
 		}
 	}
-	return v, err
+	return v, withMigrateHint(path, err)
 }
 
 // xrpSeedMismatch says when XRP_SECRET controls another account than XRP_ADDRESS: settlement would sign for

@@ -44,7 +44,7 @@ func (f *deployFlags) loadProject(ctx context.Context) (*types.Project, error) {
 	// A .env with problems exits 1 here as it does for `m2mctl config`: the list names every line to fix.
 	values, err := settings.Load(f.envFile)
 	if err != nil {
-		return nil, err
+		return nil, withMigrateHint(f.envFile, err)
 	}
 	for _, p := range f.profiles {
 		if p != stack.ProfileTracing && p != stack.ProfileDiscovery {

@@ -127,3 +127,15 @@ func TestFromEnvironReadsAnAliasUnlessTheSettingIsThere(t *testing.T) {
 		t.Errorf("XRP_SECRET set=%v, AZURE_KEY_VAULT_URL=%q", v.String(settings.XRPSecret) == xrpSeed, v.String(settings.AzureKeyVaultURL))
 	}
 }
+
+// Another stack's .env has problems m2m's does not (no cluster id): its names are still noted, beside them.
+func TestAnAliasIsNotedBesideTheProblems(t *testing.T) {
+	body := strings.Replace(base, "TIGERBEETLE_CLUSTER_ID=7\n", "", 1) + "XRP_PRIVATE_KEY=" + xrpSeed + "\n"
+	_, notices, err := settings.LoadWithNotices(settingstest.WriteFile(t, t.TempDir(), ".env", body))
+	if err == nil || !strings.Contains(err.Error(), settings.TigerBeetleClusterID) {
+		t.Fatalf("want the missing cluster id, got %v", err)
+	}
+	if len(notices) != 1 || !strings.HasPrefix(notices[0].String(), "line 5: XRP_PRIVATE_KEY is read as XRP_SECRET") {
+		t.Errorf("notices = %v, want the alias on line 5", notices)
+	}
+}

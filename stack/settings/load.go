@@ -69,6 +69,7 @@ func Load(path string) (Values, error) {
 }
 
 // LoadWithNotices is Load that also returns the notices: settings read under an alias, values to reconsider.
+// The alias notices come with the problems too: another stack's .env is told which of its names m2m reads.
 func LoadWithNotices(path string) (Values, []Notice, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -81,7 +82,7 @@ func LoadWithNotices(path string) (Values, []Notice, error) {
 	entries, problems := parseDotenv(f)
 	v, err := validate(path, entries, problems)
 	if err != nil {
-		return nil, nil, err
+		return nil, notices(entries, nil), err
 	}
 	ns := notices(entries, v)
 	if fi, err := f.Stat(); err == nil {
