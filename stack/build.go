@@ -87,12 +87,14 @@ func Build(v settings.Values) *types.Project {
 	for _, name := range []string{VolumeTigerBeetle, VolumeConnector, VolumeLogs, VolumePrometheus, VolumeGrafana} {
 		volumes[name] = types.VolumeConfig{}
 	}
-	return &types.Project{
+	p := &types.Project{
 		Name:     cmp.Or(v.String(settings.ProjectName), ProjectName),
 		Services: services,
 		Networks: types.Networks{NetworkName: types.NetworkConfig{Driver: "bridge"}},
 		Volumes:  volumes,
 	}
+	replicate(v, p)
+	return p
 }
 
 // ref is a ${NAME:-default} reference to a setting.
@@ -158,15 +160,19 @@ func portLabels(pairs ...string) types.Labels {
 
 // formatScript formats the TigerBeetle data file once and atomically: an existing file is never touched; a
 // partial file left by an interrupted format is only ever the temp file, which is removed and redone.
-func formatScript() string {
-	tmp := DataFile + ".formatting"
+func formatScript() string { return formatScriptFor(0, 1) }
+
+// formatScriptFor is formatScript for replica i of a cluster of n.
+func formatScriptFor(i, n int) string {
+	file := ReplicaDataFile(i)
+	tmp := file + ".formatting"
 	return fmt.Sprintf(`set -eu
 if test -e %[1]s; then echo "tigerbeetle-format: %[1]s exists; already formatted"; exit 0; fi
 rm -f %[2]s
-/tigerbeetle format --cluster=$${TIGERBEETLE_CLUSTER_ID} --replica=0 --replica-count=1 %[2]s
+/tigerbeetle format --cluster=$${TIGERBEETLE_CLUSTER_ID} --replica=%[3]d --replica-count=%[4]d %[2]s
 mv %[2]s %[1]s
 echo "tigerbeetle-format: formatted %[1]s"
-`, DataFile, tmp)
+`, file, tmp, i, n)
 }
 
 func formatService() types.ServiceConfig {

@@ -18,6 +18,7 @@ type configOptions struct {
 	envFile  string
 	output   string
 	profiles []string
+	target   string // compose or swarm; "" takes DEPLOY_TARGET
 	// envFileSet is true when --env-file was given: then a missing file is an error, not "use the defaults".
 	envFileSet bool
 }
@@ -48,6 +49,7 @@ with every setting at its default (this is docker-compose-production.yml).`,
 	}
 	cmd.Flags().StringVar(&opts.envFile, "env-file", ".env", "settings file to check and build from")
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "yaml", "output format: yaml or json")
+	cmd.Flags().StringVar(&opts.target, "target", "", "compose (Compose YAML) or swarm (a stack file for docker stack deploy); default DEPLOY_TARGET")
 	cmd.Flags().StringArrayVar(&opts.profiles, "profile", nil, "enable an optional service profile: tracing, discovery (repeatable)")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{stack.ProfileTracing, stack.ProfileDiscovery}, cobra.ShellCompDirectiveNoFileComp))
@@ -63,9 +65,15 @@ func configRun(opts *configOptions) error {
 			return usageErrorf("--profile %q: the stack's profiles are %s and %s", p, stack.ProfileTracing, stack.ProfileDiscovery)
 		}
 	}
+	if opts.target != "" && opts.target != settings.TargetCompose && opts.target != settings.TargetSwarm {
+		return usageErrorf("--target %q: use %s or %s", opts.target, settings.TargetCompose, settings.TargetSwarm)
+	}
 	values, err := loadSettings(opts.io, opts.envFile, opts.envFileSet)
 	if err != nil {
 		return err
+	}
+	if swarmTarget(opts.target, values) {
+		return configSwarm(opts, values)
 	}
 	// Without --profile the whole file is shown, optional services with their profiles, as checked in.
 	project := stack.Build(values)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,7 @@ import (
 // their own deadline.
 type tbConn struct {
 	clusterID tb.Uint128
-	host      string
-	port      uint16
+	peers     []tbPeer // one per replica, in replica order
 	stale     time.Duration
 	log       *slog.Logger
 	lookup    func(ctx context.Context, host string) ([]netip.Addr, error)
@@ -102,7 +102,7 @@ func (c *tbConn) build(b *tbBuild) {
 	cancel()
 	var client tb.Client
 	if err == nil {
-		client, err = tb.NewClient(c.clusterID, []string{addr})
+		client, err = tb.NewClient(c.clusterID, strings.Split(addr, ","))
 		if err != nil {
 			err = fmt.Errorf("tigerbeetle client for %s (%s): %w", c.configured(), addr, err)
 		}
@@ -126,17 +126,36 @@ func (c *tbConn) build(b *tbBuild) {
 	close(b.done)
 }
 
-// resolve turns the configured host into one IP:port, preferring IPv4.
+// tbPeer is one replica's configured address.
+type tbPeer struct {
+	host string
+	port uint16
+}
+
+// resolve turns every configured host into one IP:port, preferring IPv4, and joins them with commas in
+// replica order: the list TigerBeetle's client takes.
 func (c *tbConn) resolve(ctx context.Context) (string, error) {
-	if ip, err := netip.ParseAddr(c.host); err == nil {
-		return netip.AddrPortFrom(ip.Unmap(), c.port).String(), nil
+	out := make([]string, len(c.peers))
+	for i, p := range c.peers {
+		a, err := c.resolveOne(ctx, p)
+		if err != nil {
+			return "", err
+		}
+		out[i] = a
 	}
-	ips, err := c.lookup(ctx, c.host)
+	return strings.Join(out, ","), nil
+}
+
+func (c *tbConn) resolveOne(ctx context.Context, p tbPeer) (string, error) {
+	if ip, err := netip.ParseAddr(p.host); err == nil {
+		return netip.AddrPortFrom(ip.Unmap(), p.port).String(), nil
+	}
+	ips, err := c.lookup(ctx, p.host)
 	if err != nil {
-		return "", fmt.Errorf("resolve TigerBeetle host %q (TIGERBEETLE_ADDRESS): %w", c.host, err)
+		return "", fmt.Errorf("resolve TigerBeetle host %q (TIGERBEETLE_ADDRESS): %w", p.host, err)
 	}
 	if len(ips) == 0 {
-		return "", fmt.Errorf("resolve TigerBeetle host %q (TIGERBEETLE_ADDRESS): no addresses", c.host)
+		return "", fmt.Errorf("resolve TigerBeetle host %q (TIGERBEETLE_ADDRESS): no addresses", p.host)
 	}
 	best := ips[0]
 	for _, ip := range ips {
@@ -145,10 +164,16 @@ func (c *tbConn) resolve(ctx context.Context) (string, error) {
 			break
 		}
 	}
-	return netip.AddrPortFrom(best.Unmap(), c.port).String(), nil
+	return netip.AddrPortFrom(best.Unmap(), p.port).String(), nil
 }
 
-func (c *tbConn) configured() string { return net.JoinHostPort(c.host, strconv.Itoa(int(c.port))) }
+func (c *tbConn) configured() string {
+	out := make([]string, len(c.peers))
+	for i, p := range c.peers {
+		out[i] = net.JoinHostPort(p.host, strconv.Itoa(int(p.port)))
+	}
+	return strings.Join(out, ",")
+}
 
 // discard closes g, if it is still the current client, and starts building its successor at once.
 func (c *tbConn) discard(g *tbGen, why string) {

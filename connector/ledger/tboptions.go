@@ -14,7 +14,8 @@ import (
 type Options struct {
 	// ClusterID is the cluster's id in decimal, as TIGERBEETLE_CLUSTER_ID holds it (0 is TigerBeetle's test cluster).
 	ClusterID string
-	// Address is host:port of one replica. The host is resolved here; TigerBeetle itself takes only IP literals.
+	// Address is host:port of the one replica, or of every replica comma-separated in replica order. Hosts are
+	// resolved here; TigerBeetle itself takes only IP literals.
 	Address string
 	// CallTimeout is the staleness rule (default 5 s): when a call has waited this long and the cluster sent
 	// nothing to anyone meanwhile, the client is closed and rebuilt. A caller's own deadline never does that.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	tb "github.com/tigerbeetle/tigerbeetle-go"
@@ -54,13 +55,9 @@ func NewTigerBeetle(ctx context.Context, opts Options) (*TigerBeetle, error) {
 	if err != nil {
 		return nil, err
 	}
-	host, portText, err := net.SplitHostPort(opts.Address)
-	if err != nil || host == "" {
-		return nil, fmt.Errorf("TigerBeetle address %q is not host:port (such as tigerbeetle:%s); set TIGERBEETLE_ADDRESS", opts.Address, defaultTBAddrPort)
-	}
-	port, err := strconv.ParseUint(portText, 10, 16)
-	if err != nil || port == 0 {
-		return nil, fmt.Errorf("TigerBeetle address %q has no valid port 1-65535; set TIGERBEETLE_ADDRESS", opts.Address)
+	peers, err := parseAddresses(opts.Address)
+	if err != nil {
+		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {
@@ -71,7 +68,7 @@ func NewTigerBeetle(ctx context.Context, opts Options) (*TigerBeetle, error) {
 		timeout = defaultTBTimeout
 	}
 	l := &TigerBeetle{
-		conn: &tbConn{clusterID: tb.BigIntToUint128(id), host: host, port: uint16(port), stale: timeout, log: log,
+		conn: &tbConn{clusterID: tb.BigIntToUint128(id), peers: peers, stale: timeout, log: log,
 			lookup: func(ctx context.Context, host string) ([]netip.Addr, error) {
 				return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 			}},
@@ -86,6 +83,24 @@ func NewTigerBeetle(ctx context.Context, opts Options) (*TigerBeetle, error) {
 		log.Warn("tigerbeetle not reachable yet; will retry on every call", "error", err.Error())
 	}
 	return l, nil
+}
+
+// parseAddresses reads Options.Address: host:port items separated by commas.
+func parseAddresses(list string) ([]tbPeer, error) {
+	var peers []tbPeer
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		host, portText, err := net.SplitHostPort(item)
+		if err != nil || host == "" {
+			return nil, fmt.Errorf("TigerBeetle address %q is not host:port (such as tigerbeetle:%s); set TIGERBEETLE_ADDRESS", item, defaultTBAddrPort)
+		}
+		port, err := strconv.ParseUint(portText, 10, 16)
+		if err != nil || port == 0 {
+			return nil, fmt.Errorf("TigerBeetle address %q has no valid port 1-65535; set TIGERBEETLE_ADDRESS", item)
+		}
+		peers = append(peers, tbPeer{host: host, port: uint16(port)})
+	}
+	return peers, nil
 }
 
 // NewTransferID returns a time-ordered id, greater than every id this ledger returned before.

@@ -129,6 +129,17 @@ func TestTigerBeetleCloseEndsTheConnection(t *testing.T) {
 	}
 }
 
+// With several replicas the client is given every one (a name resolved here, as for one): each is dialled.
+func TestTigerBeetleClientDialsEveryReplica(t *testing.T) {
+	a, b := newStandinSilentServer(t), newStandinSilentServer(t)
+	l, err := ledger.NewTigerBeetle(context.Background(), ledger.Options{ClusterID: "0",
+		Address: "127.0.0.1:" + a.port() + ", localhost:" + b.port(), CallTimeout: time.Minute})
+	must(t, err)
+	defer l.Close()
+	waitConn(t, a.opened, "to replica 0")
+	waitConn(t, b.opened, "to replica 1")
+}
+
 func TestTigerBeetleUnresolvableHostFailsCallsNotStart(t *testing.T) {
 	l, err := ledger.NewTigerBeetle(context.Background(), ledger.Options{ClusterID: "1", Address: "no-such-host.invalid:3000",
 		CallTimeout: 2 * time.Second})
@@ -157,6 +168,7 @@ func TestNewTigerBeetleRefusesMalformedOptions(t *testing.T) {
 		{"cluster id with spaces", ledger.Options{ClusterID: " 7", Address: "127.0.0.1:3000"}, "TIGERBEETLE_CLUSTER_ID"},
 		{"address without port", ledger.Options{ClusterID: "1", Address: "tigerbeetle"}, "TIGERBEETLE_ADDRESS"},
 		{"port out of range", ledger.Options{ClusterID: "1", Address: "tigerbeetle:70000"}, "TIGERBEETLE_ADDRESS"},
+		{"second replica without port", ledger.Options{ClusterID: "1", Address: "127.0.0.1:3000,10.0.0.2"}, `"10.0.0.2"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -124,13 +124,14 @@ func FromEnviron(environ []string) (Values, error) {
 // A nil concern means every setting.
 func FromEnvironFor(environ []string, concerns func(Setting) bool) (Values, error) {
 	entries := map[string]entry{}
-	for _, kv := range aliasedEnviron(environ) {
+	environ, problems := secretFiles(aliasedEnviron(environ))
+	for _, kv := range environ {
 		k, v, ok := strings.Cut(kv, "=")
 		if s, known := Lookup(k); ok && known && (concerns == nil || concerns(s)) {
 			entries[k] = entry{value: v}
 		}
 	}
-	return validateSome("environment", entries, nil, concerns)
+	return validateSome("environment", entries, problems, concerns)
 }
 
 // Parse validates values given as a map (the wizard's answers); problems carry no line numbers.
@@ -212,7 +213,7 @@ func crossChecks(v Values, entries map[string]entry) []Problem {
 		}
 		ports[p] = name
 	}
-	return out
+	return append(out, clusterChecks(v, entries)...)
 }
 
 func sortProblems(ps []Problem) {

@@ -1,5 +1,7 @@
 package settings
 
+import "slices"
+
 // Setting names. Code refers to settings only through these constants.
 const (
 	NodeID         = "NODE_ID"
@@ -128,7 +130,8 @@ var connectorOnly = []string{ServiceConnector}
 
 // Schema returns every setting in .env order.
 func Schema() []Setting {
-	return []Setting{
+	clusterNode, clusterLedger := clusterSchema()
+	return slices.Concat([]Setting{
 		{Name: NodeID, Group: GroupNode, Doc: "This node's name on the network: 3-64 of a-z, 0-9 and '-', starting with a letter.",
 			Example: "m2m-7fk2qa", RequiredWhen: always, Validate: validNodeID, Services: connectorOnly},
 		{Name: ILPAddress, Group: GroupNode, Doc: "This node's Interledger address (RFC 0015); empty means g.m2m.<NODE_ID>.",
@@ -138,6 +141,7 @@ func Schema() []Setting {
 			Validate: validEd25519Seed, Services: []string{ServiceConnector}},
 		{Name: ProjectName, Group: GroupNode, Doc: "Compose project name: containers, network and volumes are <name>_…; m2mctl migrate sets it to an existing stack's so its volumes are kept.",
 			Default: "m2m", Validate: validProjectName},
+	}, clusterNode, []Setting{
 		{Name: LogLevel, Group: GroupNode, Doc: "Connector log level.", Default: "info", Choices: []string{"debug", "info", "warn", "error"},
 			Services: connectorOnly},
 
@@ -222,10 +226,11 @@ func Schema() []Setting {
 		{Name: TigerBeetleClusterID, Group: GroupLedger, Doc: "TigerBeetle cluster id, a random 128-bit number made by m2mctl init; never change it after the first start.",
 			Example: "<made by m2mctl init>", Generated: true, RequiredWhen: always, Validate: validClusterID,
 			Services: []string{ServiceConnector, ServiceFormat}},
-		{Name: TigerBeetleAddress, Group: GroupLedger, Doc: "host:port of TigerBeetle as the connector sees it (resolved to an IP by the connector).",
-			Default: "tigerbeetle:3000", Validate: validHostPort, Services: connectorOnly},
+		{Name: TigerBeetleAddress, Group: GroupLedger, Doc: "host:port of TigerBeetle as the connector sees it (resolved to an IP by the connector); with several replicas, every replica's, comma-separated (the stack sets it).",
+			Default: "tigerbeetle:3000", Validate: validHostPortList, Services: connectorOnly},
 		{Name: TigerBeetleCacheGrid, Group: GroupLedger, Doc: "TigerBeetle's cache grid size; TigerBeetle asks for at least 6 GiB of RAM per replica machine, and 256MiB suits a small development host.", Default: "1GiB",
 			Example: "512MiB", Validate: validSize},
+	}, clusterLedger, []Setting{
 		{Name: DefaultCreditLimit, Group: GroupLedger, Doc: "Credit limit of a peers-file entry that gives none, in the asset's smallest unit (discovered peers: DISCOVERED_PEER_CREDIT_LIMIT).", Default: "1000000",
 			Validate: validUint, Services: connectorOnly},
 
@@ -271,5 +276,5 @@ func Schema() []Setting {
 		{Name: GrafanaImage, Group: GroupImages, Doc: "Grafana image.", Default: "grafana/grafana:11.2.0", Validate: validImage},
 		{Name: JaegerImage, Group: GroupImages, Doc: "Jaeger all-in-one image (profile tracing).", Default: "jaegertracing/all-in-one:1.60",
 			Validate: validImage},
-	}
+	})
 }

@@ -98,17 +98,25 @@ func start(args []string) error {
 	if *addresses == "" || fs.NArg() != 1 {
 		return errors.New("start needs --addresses and one PATH")
 	}
-	addr := strings.Split(*addresses, ",")[0]
-	host, _, err := net.SplitHostPort(addr)
+	replica, err := checkDataFile(fs.Arg(0))
 	if err != nil {
-		return fmt.Errorf("--addresses=%s: %w", *addresses, err)
-	}
-	if net.ParseIP(host) == nil {
-		return fmt.Errorf("--addresses=%s: %q is not an IP literal", *addresses, host)
-	}
-	if err := checkDataFile(fs.Arg(0)); err != nil {
 		return err
 	}
+	// As TigerBeetle does: every entry must be an IP literal, and replica i listens on entry i.
+	list := strings.Split(*addresses, ",")
+	for _, a := range list {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return fmt.Errorf("--addresses=%s: %w", *addresses, err)
+		}
+		if net.ParseIP(host) == nil {
+			return fmt.Errorf("--addresses=%s: %q is not an IP literal", *addresses, host)
+		}
+	}
+	if replica >= len(list) {
+		return fmt.Errorf("--addresses=%s has no entry for replica %d", *addresses, replica)
+	}
+	addr := list[replica]
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -129,13 +137,20 @@ func start(args []string) error {
 	return nil
 }
 
-func checkDataFile(path string) error {
+// checkDataFile refuses a missing or partial file and returns the replica index it was formatted for.
+func checkDataFile(path string) (int, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("open data file: %w", err)
+		return 0, fmt.Errorf("open data file: %w", err)
 	}
 	if !bytes.HasPrefix(b, []byte(header)) || !bytes.HasSuffix(b, []byte(trailer)) {
-		return fmt.Errorf("data file %s is not fully formatted (%d bytes)", path, len(b))
+		return 0, fmt.Errorf("data file %s is not fully formatted (%d bytes)", path, len(b))
 	}
-	return nil
+	var cluster string
+	var replica, count int
+	line, _, _ := bytes.Cut(b[len(header):], []byte("\n"))
+	if _, err := fmt.Sscanf(string(line), "cluster=%s replica=%d replica-count=%d", &cluster, &replica, &count); err != nil {
+		return 0, fmt.Errorf("data file %s: no replica in its header: %w", path, err)
+	}
+	return replica, nil
 }
