@@ -82,17 +82,7 @@ func configRun(opts *configOptions) error {
 			return fmt.Errorf("enable profiles %v: %w", opts.profiles, err)
 		}
 	}
-	var out []byte
-	if opts.output == "json" {
-		out, err = project.MarshalJSON()
-	} else {
-		out, err = stack.YAML(project)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = opts.io.Out.Write(out)
-	return err
+	return writeStack(opts, project, stack.YAML)
 }
 
 // loadSettings reads and checks the .env. Without one (and without --env-file) the defaults are used, and the

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/m2mnet/m2m/stack"
 	"github.com/m2mnet/m2m/stack/settings"
 )
@@ -19,11 +21,17 @@ func configSwarm(opts *configOptions, v settings.Values) error {
 	if err != nil {
 		return err
 	}
+	return writeStack(opts, project, stack.SwarmYAML)
+}
+
+// writeStack prints project as JSON (-o json) or as yamlOf writes it.
+func writeStack(opts *configOptions, project *types.Project, yamlOf func(*types.Project) ([]byte, error)) error {
 	var out []byte
+	var err error
 	if opts.output == "json" {
 		out, err = project.MarshalJSON()
 	} else {
-		out, err = stack.SwarmYAML(project)
+		out, err = yamlOf(project)
 	}
 	if err != nil {
 		return err
