@@ -3,8 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	goio "io"
+	"net/url"
 	"os"
 
+	"github.com/m2mnet/m2m/connector/discovery"
 	"github.com/m2mnet/m2m/internal/xrpseed"
 	"github.com/m2mnet/m2m/stack/settings"
 
@@ -98,11 +101,31 @@ func loadSettings(io *ioStreams, path string, explicit bool) (settings.Values, e
 	}
 	if err == nil {
 		fmt.Fprintf(io.ErrOut, "note: %s\n", signingInactive)
-		if w := xrpSeedMismatch(v); w != "" {
-			fmt.Fprintf(io.ErrOut, "warning: %s\n", w)
-		}
+		printWarnings(io.ErrOut, v)
 	}
 	return v, withMigrateHint(path, err)
+}
+
+// printWarnings prints what the settings allow but an operator most likely did not mean.
+func printWarnings(w goio.Writer, v settings.Values) {
+	for _, msg := range []string{xrpSeedMismatch(v), plainPublicAnnounce(v)} {
+		if msg != "" {
+			fmt.Fprintf(w, "warning: %s\n", msg)
+		}
+	}
+}
+
+// plainPublicAnnounce says when the node announces a public ws:// address with TLS off: peers would send
+// payments and auth tokens in clear text over the internet. A wss:// announce with TLS off is a TLS proxy's.
+func plainPublicAnnounce(v settings.Values) string {
+	addr := v.String(settings.PeerAnnounceAddress)
+	u, err := url.Parse(addr)
+	if v.String(settings.BTPTLS) != "off" || err != nil || u.Scheme != "ws" || discovery.CheckEndpointHost(u.Hostname()) != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s=%s is public and %s=off: BTP, which carries payments and auth tokens, would cross the internet in clear text; "+
+		"set %s=acme and %s=%s (and announce wss://), or announce the wss:// address of a TLS proxy in front of the node",
+		settings.PeerAnnounceAddress, addr, settings.BTPTLS, settings.BTPTLS, settings.BTPDomain, u.Hostname())
 }
 
 // xrpSeedMismatch says when XRP_SECRET controls another account than XRP_ADDRESS: settlement would sign for

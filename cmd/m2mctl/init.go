@@ -121,6 +121,7 @@ func initRun(ctx context.Context, opts *initOptions) error {
 		return err
 	}
 	if opts.yes {
+		applyFollows(qs, a, preset, map[string]string{})
 		if err := checkScripted(qs, a); err != nil {
 			return err
 		}

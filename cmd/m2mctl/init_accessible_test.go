@@ -48,8 +48,11 @@ var xrpAWSSession = []string{
 	"1", // LOG_LEVEL: debug
 	"y", // PEER_DISCOVERY_ENABLED
 	"https://discovery.example.com",
-	"wss://node.example.com:4100",
-	"", // summary: write
+	"1",                // BTP_TLS: acme, offered for a node in discovery
+	"node.example.com", // BTP_DOMAIN
+	"",                 // ACME_EMAIL: none
+	"",                 // PEER_ANNOUNCE_ADDRESS: keep wss://node.example.com:4100, made of the name and BTP_PORT
+	"",                 // summary: write
 }
 
 func TestInitAccessibleModeWritesWhatWasAnswered(t *testing.T) {
@@ -74,7 +77,7 @@ func TestInitAccessibleModeWritesWhatWasAnswered(t *testing.T) {
 				settings.AWSKMSXRPKeyID: "alias/m2m-node", settings.PrometheusEnabled: "true", settings.BTPPort: "4100",
 				settings.HealthCheckPort: "8080", settings.LogLevel: "debug", settings.PeerDiscoveryEnabled: "true",
 				settings.PeerDiscoveryEndpoints: "https://discovery.example.com", settings.PeerAnnounceAddress: "wss://node.example.com:4100",
-				settings.EVMAddress: "",
+				settings.BTPTLS: "acme", settings.BTPDomain: "node.example.com", settings.EVMAddress: "",
 			}
 			for k, w := range want {
 				if got := v.String(k); got != w {
@@ -130,17 +133,18 @@ func TestInitAccessibleModeStopsWithoutWriting(t *testing.T) {
 func TestInitAccessibleModeCanChangeAnswersAtTheSummary(t *testing.T) {
 	lines := copyLines(xrpAWSSession[:len(xrpAWSSession)-1])
 	lines = append(lines, "2") // change answers: every question again, the answers so far as defaults
-	lines = append(lines, "", "", "", "", "2", "", "", "", "", "", "", "", "", "", "", "", "1")
-	//                     id  set xrp wss be  reg key ak  sk  mon btp hp  log dis end ann sum
+	lines = append(lines, "", "", "", "", "2", "", "", "", "", "", "", "", "", "", "", "1", "", "", "", "1")
+	//                     id  set xrp wss be  reg key ak  sk  mon btp hp  log dis end tls dom acm ann sum
 	path := filepath.Join(t.TempDir(), ".env")
 	res := runInit(t, linePipe(t, lines), "--output", path)
 	if res.code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", res.code, res.stderr)
 	}
 	v := loadWritten(t, path)
-	if v.String(settings.NodeID) != "my-node" || v.String(settings.BTPPort) != "4100" || v.String(settings.KeyBackend) != "aws-kms" {
-		t.Errorf("answers not kept through the second round: NODE_ID=%s BTP_PORT=%s KEY_BACKEND=%s",
-			v.String(settings.NodeID), v.String(settings.BTPPort), v.String(settings.KeyBackend))
+	if v.String(settings.NodeID) != "my-node" || v.String(settings.BTPPort) != "4100" || v.String(settings.KeyBackend) != "aws-kms" ||
+		v.String(settings.BTPDomain) != "node.example.com" || v.String(settings.PeerAnnounceAddress) != "wss://node.example.com:4100" {
+		t.Errorf("answers not kept through the second round: NODE_ID=%s BTP_PORT=%s KEY_BACKEND=%s BTP_DOMAIN=%s PEER_ANNOUNCE_ADDRESS=%s",
+			v.String(settings.NodeID), v.String(settings.BTPPort), v.String(settings.KeyBackend), v.String(settings.BTPDomain), v.String(settings.PeerAnnounceAddress))
 	}
 }
 

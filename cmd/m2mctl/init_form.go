@@ -31,7 +31,8 @@ type wizard struct {
 	in         io.Reader // a *lineReader in accessible mode; the terminal otherwise
 	out        io.Writer
 	theme      *huh.Theme
-	heading    string // the group last announced in accessible mode
+	heading    string            // the group last announced in accessible mode
+	derived    map[string]string // what applyFollows gave each question
 }
 
 // item is one field on a page; done copies its value back into the answers (confirm fields bind a bool).
@@ -64,6 +65,10 @@ func (w *wizard) run(ctx context.Context) error {
 // ask goes through the pages once.
 func (w *wizard) ask(ctx context.Context) error {
 	for i := 0; i < len(w.qs); {
+		if w.derived == nil {
+			w.derived = map[string]string{}
+		}
+		applyFollows(w.qs, w.a, w.preset, w.derived)
 		page, next := w.page(i)
 		if len(page) > 0 {
 			if err := w.runPage(ctx, page); err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -44,6 +46,9 @@ type question struct {
 	drives bool
 	// newPage starts a form page at the question.
 	newPage bool
+	// follows is the default given the answers so far ("" for the schema's): it replaces the answer while the
+	// answer is still the schema's default or what follows gave before, never a flag's or the operator's.
+	follows func(a answers) string
 }
 
 func settlesOn(chain string) func(answers) bool {
@@ -70,6 +75,60 @@ func isSet(name string) func(answers) bool { return func(a answers) bool { retur
 func discoveryOn(a answers) bool {
 	b, _ := settings.ParseBool(a.get(settings.PeerDiscoveryEnabled))
 	return b
+}
+
+func tlsIs(mode string) func(answers) bool {
+	return func(a answers) bool { return a.get(settings.BTPTLS) == mode }
+}
+
+// tlsAsked: TLS is asked about when the node is announced (discovery), or when a flag chose a mode.
+func tlsAsked(a answers) bool { return discoveryOn(a) || a.get(settings.BTPTLS) != "off" }
+
+func tlsOn(a answers) bool { m := a.get(settings.BTPTLS); return m == "acme" || m == "files" }
+
+// tlsDefault: a node announced to the world gets its certificate itself, unless its announce address
+// (given by flag) says plain ws://, a private network's choice.
+func tlsDefault(a answers) string {
+	if discoveryOn(a) && !strings.HasPrefix(a.get(settings.PeerAnnounceAddress), "ws://") {
+		return "acme"
+	}
+	return ""
+}
+
+// domainDefault is the host of a wss:// announce address given by flag.
+func domainDefault(a answers) string {
+	u, err := url.Parse(a.get(settings.PeerAnnounceAddress))
+	if err != nil || u.Scheme != "wss" {
+		return ""
+	}
+	return u.Hostname()
+}
+
+// announceDefault is wss://<domain>:<BTP port> once the node serves TLS for a domain.
+func announceDefault(a answers) string {
+	if d := a.get(settings.BTPDomain); d != "" && tlsOn(a) {
+		return "wss://" + net.JoinHostPort(d, a.get(settings.BTPPort))
+	}
+	return ""
+}
+
+// applyFollows gives every question not answered by a flag the default its follows derives from the answers
+// before it, in order; derived remembers what was given, so a later change of an earlier answer moves it.
+func applyFollows(qs []question, a answers, preset map[string]bool, derived map[string]string) {
+	for _, q := range qs {
+		if q.follows == nil || preset[q.name] {
+			continue
+		}
+		if cur := a.get(q.name); cur != q.setting().Default && cur != derived[q.name] {
+			continue // the operator's own answer
+		}
+		v := q.follows(a)
+		if v == "" {
+			v = q.setting().Default
+		}
+		a.set(q.name, v)
+		derived[q.name] = v
+	}
 }
 
 // questions lists what the wizard asks, in order. Settings not listed keep their schema default (or are
@@ -114,7 +173,15 @@ func questions() []question {
 		{name: settings.LogLevel, flag: "log-level", ask: "How much should the connector log?", kind: kindChoice},
 		{name: settings.PeerDiscoveryEnabled, flag: "discovery", ask: "Find peers through a discovery registry?", kind: kindYesNo, drives: true},
 		{name: settings.PeerDiscoveryEndpoints, flag: "discovery-endpoints", ask: "Which discovery registries (comma-separated URLs)?", when: discoveryOn},
-		{name: settings.PeerAnnounceAddress, flag: "announce-address", ask: "At which public wss:// URL do peers reach this node?", when: discoveryOn},
+		// TLS of the BTP port (connector/tlsserve): acme by default for an announced node.
+		{name: settings.BTPTLS, flag: "tls", ask: "How does the BTP port get its TLS certificate (wss://)?", kind: kindChoice, when: tlsAsked,
+			follows: tlsDefault, drives: true},
+		{name: settings.BTPDomain, flag: "domain", ask: "Which public DNS name points at this host?", when: tlsOn, follows: domainDefault, drives: true},
+		{name: settings.ACMEEmail, flag: "acme-email", ask: "Which email address gets the CA's expiry notices (optional)?", when: tlsIs("acme")},
+		{name: settings.BTPTLSCertFile, flag: "tls-cert-file", ask: "Which file holds the certificate chain, as the connector sees it?", when: tlsIs("files")},
+		{name: settings.BTPTLSKeyFile, flag: "tls-key-file", ask: "Which file holds its private key, as the connector sees it?", when: tlsIs("files")},
+		{name: settings.PeerAnnounceAddress, flag: "announce-address", ask: "At which public wss:// URL do peers reach this node?", when: discoveryOn,
+			follows: announceDefault},
 	}
 }
 

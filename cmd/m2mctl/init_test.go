@@ -120,7 +120,22 @@ func TestInitScriptedWritesAPrivateFileThatLoads(t *testing.T) {
 				"--announce-address", "wss://node.example.com:4000"},
 			want: map[string]string{settings.SettlementPreference: "both", settings.XRPAddress: testXRPAddress, settings.XRPSecret: testXRPSeed,
 				settings.PrometheusEnabled: "false", settings.PeerDiscoveryEnabled: "true",
-				settings.PeerDiscoveryEndpoints: "https://d1.example.com, https://d2.example.com"},
+				settings.PeerDiscoveryEndpoints: "https://d1.example.com, https://d2.example.com",
+				// TLS follows: acme for the announce address's name.
+				settings.BTPTLS: "acme", settings.BTPDomain: "node.example.com"},
+		},
+		{
+			name: "discovery with a public name: the announce address follows it",
+			args: []string{"--evm-address", testEVMAddress, "--discovery", "on", "--discovery-endpoints", "https://d1.example.com",
+				"--domain", "edge.example.com", "--btp-port", "4100"},
+			want: map[string]string{settings.BTPTLS: "acme", settings.BTPDomain: "edge.example.com",
+				settings.PeerAnnounceAddress: "wss://edge.example.com:4100"},
+		},
+		{
+			name: "discovery on a private network announcing ws:// keeps TLS off",
+			args: []string{"--evm-address", testEVMAddress, "--discovery", "on", "--discovery-endpoints", "http://10.0.0.5:9000",
+				"--announce-address", "ws://10.0.0.7:4000"},
+			want: map[string]string{settings.BTPTLS: "off", settings.BTPDomain: "", settings.PeerAnnounceAddress: "ws://10.0.0.7:4000"},
 		},
 		{
 			name: "xrp with azure key vault",

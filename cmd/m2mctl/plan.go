@@ -25,6 +25,7 @@ type deployFlags struct {
 	project         string
 	connectorBinary string
 	profiles        []string
+	warn            io.Writer // where loadProject prints the settings' warnings; nil: nowhere
 }
 
 // register adds -p and --env-file; deploys (plan, up) also get --connector-binary and --profile.
@@ -45,6 +46,9 @@ func (f *deployFlags) loadProject(ctx context.Context) (*types.Project, error) {
 	values, err := settings.Load(f.envFile)
 	if err != nil {
 		return nil, withMigrateHint(f.envFile, err)
+	}
+	if f.warn != nil {
+		printWarnings(f.warn, values)
 	}
 	for _, p := range f.profiles {
 		if p != stack.ProfileTracing && p != stack.ProfileDiscovery {

@@ -76,6 +76,7 @@ func upRun(ctx context.Context, opts *upOptions) error {
 			return err
 		}
 	}
+	opts.flags.warn = opts.io.ErrOut
 	project, err := opts.flags.loadProject(ctx)
 	if err != nil {
 		return err

@@ -239,13 +239,7 @@ func TestACMEWithTheCADownAtStartFailsClearlyThenRecoversWithoutARestart(t *test
 		port = p
 		return tlsserve.Config{Mode: tlsserve.ACME, CA: "https://" + caAddr + "/dir", Roots: pool(t, api.PEM), DataDir: t.TempDir()}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for testutil.ToFloat64(n.metrics.TLSRenewalFailures) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no failed attempt recorded after 30 s with the CA down: %+v", n.m.Status())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitFailure(t, n, "with the CA down")
 	_, err = n.m.Check(context.Background())
 	if !errors.Is(err, tlsserve.ErrNoCertificate) || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), n.name) {
 		t.Fatalf("Check with the CA down = %v; want no certificate, naming the domain and the refused connection", err)
@@ -258,6 +252,18 @@ func TestACMEWithTheCADownAtStartFailsClearlyThenRecoversWithoutARestart(t *test
 	st := waitValid(t, n.m, 60*time.Second, nil)
 	if _, err := n.m.Check(context.Background()); err != nil || st.LastError != "" {
 		t.Errorf("after the CA came back: Check %v, status %+v; want healthy", err, st)
+	}
+}
+
+// waitFailure waits (30 s at most) until the node counts a failed attempt to obtain or renew.
+func waitFailure(t *testing.T, n *btpNode, when string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for testutil.ToFloat64(n.metrics.TLSRenewalFailures) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed attempt recorded within 30 s %s: %+v", when, n.m.Status())
+		}
+		time.Sleep(50 * time.Millisecond) // certmagic reports attempts through OnEvent; nothing to wait on here
 	}
 }
 
@@ -280,13 +286,7 @@ func TestACMEKeepsServingTheValidCertificateWhileRenewalFails(t *testing.T) {
 	first := waitValid(t, n.m, 60*time.Second, nil)
 	roots := pool(t, ca.RootPEM)
 	ca.Stop() // every renewal attempt from now on is refused
-	deadline := time.Now().Add(30 * time.Second)
-	for testutil.ToFloat64(n.metrics.TLSRenewalFailures) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no failed renewal recorded 30 s after the CA stopped: %+v", n.m.Status())
-		}
-		time.Sleep(50 * time.Millisecond) // certmagic reports the attempt through OnEvent; nothing to wait on here
-	}
+	waitFailure(t, n, "after the CA stopped")
 	st := n.m.Status()
 	if !st.Valid || !st.NotAfter.Equal(first.NotAfter) || !strings.Contains(st.LastError, "renewal") {
 		t.Fatalf("status while renewal fails: %+v; want the first certificate (until %v), still valid, with the renewal error", st, first.NotAfter)
