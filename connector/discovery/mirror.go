@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/m2mnet/m2m/connector/identity"
 )
@@ -71,13 +72,20 @@ func (r *Registry) applyMirror(m *mirror) {
 	refused := 0
 	r.mu.Lock()
 	for id, p := range m.feed.peers {
-		info, err := verifyMirrored(p, r.checkEntry)
+		info, at, err := verifyMirrored(p, r.checkEntry)
 		if err != nil {
 			refused++
 			r.log.Debug("mirrored entry does not verify; not served", "mirror", m.display, "nodeId", id, "err", err)
 			continue
 		}
 		rec := r.nodes[id]
+		if rec != nil && rec.PublicKey == p.PublicKey && (at.UnixMilli() <= rec.LastDelete || at.UnixMilli() < rec.LastAnnounce) {
+			// Signed before the node's last DELETE or announcement accepted here: a replay (the same
+			// announcement again is not older, and is applied as before).
+			refused++
+			r.log.Debug("mirrored entry is older than what this registry accepted; not served", "mirror", m.display, "nodeId", id)
+			continue
+		}
 		if rec != nil && (rec.Source != m.url || rec.PublicKey != p.PublicKey) && (r.live(rec, now) || rec.PublicKey != p.PublicKey) {
 			continue
 		}
@@ -100,6 +108,7 @@ func (r *Registry) applyMirror(m *mirror) {
 		rec.BTPEndpoint, rec.ILPAddress, rec.Version = info.BTPEndpoint, info.ILPAddress, info.Version
 		rec.Capabilities = append([]string{}, info.Capabilities...)
 		rec.Signed, rec.Source, rec.Deleted = p.Signed, m.url, false
+		rec.LastAnnounce = max(rec.LastAnnounce, at.UnixMilli())
 		rec.LastSeen = now.UnixMilli() // live while the mirrored registry lists it
 		if !same {
 			tickets = append(tickets, r.changed(rec, now))
@@ -124,28 +133,30 @@ func (r *Registry) applyMirror(m *mirror) {
 
 // verifyMirrored checks that a mirrored entry is what its node signed: the signature verifies with the
 // entry's key over the body, and the body, checked as an announcement here (check), says what the entry says.
-func verifyMirrored(p wirePeer, check func(PeerInfo) error) (PeerInfo, error) {
+// It returns the entry and the time it was signed at.
+func verifyMirrored(p wirePeer, check func(PeerInfo) error) (PeerInfo, time.Time, error) {
 	if p.Signed == nil {
-		return PeerInfo{}, fmt.Errorf("no signed announcement")
+		return PeerInfo{}, time.Time{}, fmt.Errorf("no signed announcement")
 	}
 	pub, err := identity.ParsePublicKey(p.PublicKey)
 	if err != nil {
-		return PeerInfo{}, fmt.Errorf("publicKey: %w", err)
+		return PeerInfo{}, time.Time{}, fmt.Errorf("publicKey: %w", err)
 	}
-	if _, err := identity.VerifySignature(pub, identity.PurposeAnnounce, p.Signed.Origin, p.Signed.Timestamp, p.Signed.Signature, p.Signed.Body); err != nil {
-		return PeerInfo{}, fmt.Errorf("signature: %w", err)
+	at, err := identity.VerifySignature(pub, identity.PurposeAnnounce, p.Signed.Origin, p.Signed.Timestamp, p.Signed.Signature, p.Signed.Body)
+	if err != nil {
+		return PeerInfo{}, time.Time{}, fmt.Errorf("signature: %w", err)
 	}
 	info, err := decodeAnnouncement(p.Signed.Body)
 	if err == nil {
 		err = check(info)
 	}
 	if err != nil {
-		return PeerInfo{}, err
+		return PeerInfo{}, time.Time{}, err
 	}
 	if info.NodeID != p.NodeID || info.BTPEndpoint != p.BTPEndpoint || info.ILPAddress != p.ILPAddress ||
 		info.Version != p.Version || !slices.Equal(info.Capabilities, p.Capabilities) {
 		a, _ := json.Marshal(p.PeerInfo)
-		return PeerInfo{}, fmt.Errorf("the entry %s differs from what the node signed", quoteShort(string(a)))
+		return PeerInfo{}, time.Time{}, fmt.Errorf("the entry %s differs from what the node signed", quoteShort(string(a)))
 	}
-	return info, nil
+	return info, at, nil
 }

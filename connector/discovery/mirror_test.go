@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/m2mnet/m2m/connector/identity"
 )
@@ -101,4 +103,76 @@ func TestMirrorServesNothingThatDoesNotVerify(t *testing.T) {
 	if _, l, _ := getFeed(t, mURL+peersPath, ""); !slices.Equal(nodeIDs(l.Peers), []string{"honest"}) {
 		t.Fatalf("mirror of a hostile registry lists %v, want only honest", nodeIDs(l.Peers))
 	}
+}
+
+// TestMirrorRefusesAnAnnouncementOlderThanWhatItAccepted mirrors a hostile registry stand-in that keeps
+// serving a node's genuine but old signed announcement: after the node's DELETE at the mirror, and after a
+// newer announcement, the old one is a replay and is not served.
+func TestMirrorRefusesAnAnnouncementOlderThanWhatItAccepted(t *testing.T) {
+	clk := newClock()
+	_, origin := startRegistry(t, RegistryConfig{Now: clk.Now})
+	alice := newTestNode(t, "alice")
+	alice.announce(t, origin)
+	captured := signedEntry(t, origin, "alice")
+
+	var mu sync.Mutex
+	serving := captured
+	hostile := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"peers": []wirePeer{serving}, "total": 1})
+	}))
+	defer hostile.Close()
+	serve := func(p wirePeer) { mu.Lock(); serving = p; mu.Unlock() }
+
+	m, mURL := startRegistry(t, RegistryConfig{Now: clk.Now, Mirrors: []string{hostile.URL}})
+	listed := func() []PeerInfo {
+		m.pullMirrors(context.Background())
+		_, l, _ := getFeed(t, mURL+peersPath, "")
+		return l.Peers
+	}
+	if got := listed(); len(got) != 1 || got[0].BTPEndpoint != alice.info.BTPEndpoint {
+		t.Fatalf("mirror lists %+v, want alice as she signed", got)
+	}
+	clk.Advance(time.Second)
+	for _, u := range []string{origin, mURL} {
+		if code, a := deleteNow(t, u, "alice", alice.key); code != http.StatusOK {
+			t.Fatalf("alice's DELETE at %s: %d %q", u, code, a.Error)
+		}
+	}
+	if got := listed(); len(got) != 0 {
+		t.Fatalf("after alice's DELETE at the mirror, a replay of her older announcement is listed: %v", nodeIDs(got))
+	}
+
+	// Alice comes back at another endpoint: her newer announcement is served, and the old one cannot pin
+	// her to the old endpoint again.
+	clk.Advance(time.Second)
+	alice.info.BTPEndpoint = "wss://alice-new.example:4000/"
+	if code, a := alice.announce(t, origin); code != http.StatusOK {
+		t.Fatalf("alice again at the origin: %d %q", code, a.Error)
+	}
+	serve(signedEntry(t, origin, "alice"))
+	if got := listed(); len(got) != 1 || got[0].BTPEndpoint != alice.info.BTPEndpoint {
+		t.Fatalf("mirror lists %+v, want alice at her new endpoint", got)
+	}
+	serve(captured)
+	if got := listed(); len(got) != 1 || got[0].BTPEndpoint != alice.info.BTPEndpoint {
+		t.Fatalf("an older signed announcement moved alice back: mirror lists %+v", got)
+	}
+}
+
+// signedEntry is node id's entry at the registry at base with what it signed, as a mirror reads it.
+func signedEntry(t *testing.T, base, id string) wirePeer {
+	t.Helper()
+	var l struct {
+		Peers []wirePeer `json:"peers"`
+	}
+	getJSONInto(t, base+peersPath+"?signed=1", &l)
+	for _, p := range l.Peers {
+		if p.NodeID == id && p.Signed != nil {
+			return p
+		}
+	}
+	t.Fatalf("%s does not list %s with its signed announcement", base, id)
+	return wirePeer{}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,22 @@ func TestStaleAndFarFutureTimestampsAreRefused(t *testing.T) {
 	}
 	if code, a := postAnnouncementAt(t, base, alice.body(t), alice.key, clk.Now().Add(20*time.Second)); code != http.StatusOK {
 		t.Fatalf("20 s ahead (inside the window): %d %q", code, a.Error)
+	}
+	// DELETEs have the same window: the probe dated one 4 min ahead and locked the owner out.
+	for _, tc := range []struct {
+		offset time.Duration
+		want   string
+	}{
+		{-6 * time.Minute, "too old"},
+		{31 * time.Second, "future"},
+		{4 * time.Minute, "future"},
+	} {
+		if code, a := deleteSigned(t, base, "alice", alice.key, clk.Now().Add(tc.offset)); code != http.StatusUnauthorized || !strings.Contains(a.Error, tc.want) {
+			t.Errorf("DELETE dated %s: %d %q, want 401 %s", tc.offset, code, a.Error, tc.want)
+		}
+	}
+	if _, a := get(t, base+peersPath); !slices.Equal(nodeIDs(a.Peers), []string{"alice"}) {
+		t.Fatalf("after refused DELETEs the registry lists %v, want alice", nodeIDs(a.Peers))
 	}
 }
 
