@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -63,5 +64,38 @@ func TestFullRegistryAnswerNamesTheFlag(t *testing.T) {
 		if resp.StatusCode != want || (want == http.StatusServiceUnavailable && !strings.Contains(string(b), "--max-nodes (now 1)")) {
 			t.Fatalf("registration %d: %d %s, want %d (the 503 naming --max-nodes)", i+1, resp.StatusCode, b, want)
 		}
+	}
+}
+
+// TestTrustedProxyFlagDecidesWhoseForwardedForCounts runs the binary with a per-client quota of one node id:
+// behind --trusted-proxy 127.0.0.1 two clients named by X-Forwarded-For register one each; without the
+// flag the same header from 127.0.0.1 is a forgery, ignored, and the second registration is over the quota.
+func TestTrustedProxyFlagDecidesWhoseForwardedForCounts(t *testing.T) {
+	bin := buildConnector(t)
+	for _, c := range []struct {
+		name  string
+		flags []string
+		want  []int
+	}{
+		{"behind a trusted proxy", []string{"--trusted-proxy", "127.0.0.1"}, []int{http.StatusOK, http.StatusOK}},
+		{"from an untrusted peer", nil, []int{http.StatusOK, http.StatusTooManyRequests}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base, stop := startDiscoveryProcess(t, bin, filepath.Join(t.TempDir(), "data"), append([]string{"--max-per-client", "1"}, c.flags...)...)
+			defer stop()
+			for i, want := range c.want {
+				req := signedAnnounce(t, base, fmt.Sprintf("client-%d", i))
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != want || (want == http.StatusTooManyRequests && !strings.Contains(string(b), "--max-per-client")) {
+					t.Fatalf("registration %d with X-Forwarded-For 198.51.100.%d: %d %s, want %d", i+1, i+1, resp.StatusCode, b, want)
+				}
+			}
+		})
 	}
 }
