@@ -209,23 +209,8 @@ func TestCreditToDiscoveredPeersIsCappedInTotal(t *testing.T) {
 
 func TestDiscoveredPeerIsNotDialledAtANameThatResolvesToLoopback(t *testing.T) {
 	b := startBob(t, 0, 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var accepted atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	u, accepted := countingListener(t)
+	_, port, _ := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(u, "ws://"), "/"))
 	// bob chose zed (not Inbound): bob dials it. The name would fail the client's static check; this test
 	// calls the sink directly, so that the dialler alone must refuse the address it resolves to.
 	if err := b.sink.AddPeer(t.Context(), discovery.Peer{NodeID: "zed", BTPEndpoint: "ws://localhost:" + port + "/", ILPAddress: "g.m2m.zed",

@@ -121,32 +121,27 @@ func TestStaleAndFarFutureTimestampsAreRefused(t *testing.T) {
 	clk := newClock()
 	_, base := startRegistry(t, RegistryConfig{Now: clk.Now})
 	alice := newTestNode(t, "alice")
-	for _, tc := range []struct {
-		offset time.Duration
-		want   string
-	}{
-		{-6 * time.Minute, "too old"},
-		{31 * time.Second, "future"},
-		{4 * time.Minute, "future"},
-	} {
-		if code, a := postAnnouncementAt(t, base, alice.body(t), alice.key, clk.Now().Add(tc.offset)); code != http.StatusUnauthorized || !strings.Contains(a.Error, tc.want) {
-			t.Errorf("announcement dated %s: %d %q, want 401 %s", tc.offset, code, a.Error, tc.want)
-		}
-	}
 	if code, a := postAnnouncementAt(t, base, alice.body(t), alice.key, clk.Now().Add(20*time.Second)); code != http.StatusOK {
 		t.Fatalf("20 s ahead (inside the window): %d %q", code, a.Error)
 	}
-	// DELETEs have the same window: the probe dated one 4 min ahead and locked the owner out.
-	for _, tc := range []struct {
-		offset time.Duration
-		want   string
-	}{
-		{-6 * time.Minute, "too old"},
-		{31 * time.Second, "future"},
-		{4 * time.Minute, "future"},
-	} {
-		if code, a := deleteSigned(t, base, "alice", alice.key, clk.Now().Add(tc.offset)); code != http.StatusUnauthorized || !strings.Contains(a.Error, tc.want) {
-			t.Errorf("DELETE dated %s: %d %q, want 401 %s", tc.offset, code, a.Error, tc.want)
+	// DELETEs have the same window as announcements: the probe dated one 4 min ahead and locked
+	// the owner out.
+	send := map[string]func(at time.Time) (int, answer){
+		"announcement": func(at time.Time) (int, answer) { return postAnnouncementAt(t, base, alice.body(t), alice.key, at) },
+		"DELETE":       func(at time.Time) (int, answer) { return deleteSigned(t, base, "alice", alice.key, at) },
+	}
+	for kind, send := range send {
+		for _, tc := range []struct {
+			offset time.Duration
+			want   string
+		}{
+			{-6 * time.Minute, "too old"},
+			{31 * time.Second, "future"},
+			{4 * time.Minute, "future"},
+		} {
+			if code, a := send(clk.Now().Add(tc.offset)); code != http.StatusUnauthorized || !strings.Contains(a.Error, tc.want) {
+				t.Errorf("%s dated %s: %d %q, want 401 %s", kind, tc.offset, code, a.Error, tc.want)
+			}
 		}
 	}
 	if _, a := get(t, base+peersPath); !slices.Equal(nodeIDs(a.Peers), []string{"alice"}) {
