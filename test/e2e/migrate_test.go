@@ -145,6 +145,7 @@ func composeOriginal(t *testing.T, bin string, p *project) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker compose up (the original stack): %v\n%s", err, out)
 	}
+	t.Logf("the original stack: made by %s up in %s (project %s, from the directory's name)", bin, p.dir, p.name)
 }
 
 // apiOriginal makes what `docker compose up` would for that file, through the engine API: the project's labelled
