@@ -14,9 +14,10 @@ import (
 
 // BenchmarkUp compares `m2mctl up` with `docker compose up -d --wait` on the same emitted YAML, the same .env
 // and the same local images: cold (nothing but the .env: network, volumes, format, every service healthy) and
-// no-op (everything already up). Rounds alternate which tool goes first; each tool's cold start begins from
-// `down --volumes`. It reports the medians in seconds and the ratios m2mctl/compose (targets: cold ≤ 0.7,
-// no-op ≤ 0.2). `make bench-up` runs it; it needs M2M_COMPOSE_BIN (a Compose v2 binary).
+// no-op (everything already up); and `m2mctl status` with `docker compose ps` on the running stack. Rounds
+// alternate which tool goes first; each tool's cold start begins from `down --volumes`. It reports the medians
+// in seconds and the ratios m2mctl/compose (targets: cold ≤ 0.5, no-op ≤ 0.05, status ≤ 0.5). `make
+// bench-up` runs it; it needs M2M_COMPOSE_BIN (a Compose v2 binary).
 func BenchmarkUp(b *testing.B) {
 	bin := os.Getenv(envComposeBin)
 	if bin == "" {
@@ -44,8 +45,17 @@ func BenchmarkUp(b *testing.B) {
 	}
 	m2mctl := func() { p.up() }
 	down := func() { p.mustCtl(2*time.Minute, "down", "--volumes", "--yes") }
+	// What an operator types to see the stack: the human table of each tool.
+	status := [2]func(){
+		func() { p.mustCtl(time.Minute, "status") },
+		func() {
+			if out, err := p.compose(bin, file, "ps"); err != nil {
+				b.Fatalf("docker compose ps: %v\n%s", err, out)
+			}
+		},
+	}
 
-	var cold, noop [2][]time.Duration // [0] m2mctl, [1] compose
+	var cold, noop, stat [2][]time.Duration // [0] m2mctl, [1] compose
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		order := []int{0, 1}
@@ -63,13 +73,16 @@ func BenchmarkUp(b *testing.B) {
 			cold[tool] = append(cold[tool], timed(up))
 			noop[tool] = append(noop[tool], timed(up))
 		}
+		for _, tool := range order {
+			stat[tool] = append(stat[tool], timed(status[tool]))
+		}
 	}
 	b.StopTimer()
 	down()
 	for _, m := range []struct {
 		name string
 		d    [2][]time.Duration
-	}{{"cold", cold}, {"noop", noop}} {
+	}{{"cold", cold}, {"noop", noop}, {"status", stat}} {
 		ctl, cmp := median(m.d[0]), median(m.d[1])
 		b.ReportMetric(ctl.Seconds(), m.name+"-m2mctl-s")
 		b.ReportMetric(cmp.Seconds(), m.name+"-compose-s")
