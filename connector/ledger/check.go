@@ -40,6 +40,15 @@ const (
 // observe labels it, and a caller's own deadline, outcome="timeout".
 var errNoAnswer = errors.New("no answer in time")
 
+// started is when an operation that observe will record began: the zero time when m is nil, so that a ledger
+// without metrics does not read the clock for them.
+func started(m *metrics.Metrics) time.Time {
+	if m == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
 // observe records one operation's duration and outcome; m may be nil.
 func observe(m *metrics.Metrics, op string, start time.Time, err *error) {
 	if m == nil {

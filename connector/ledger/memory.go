@@ -19,34 +19,42 @@ type Memory struct {
 	now     func() time.Time
 	metrics *metrics.Metrics
 
-	mu        sync.Mutex
-	accounts  map[string]*memAccount
-	transfers map[TransferID]*memTransfer // every transfer ever prepared, for idempotent retries
-	pending   map[TransferID]*memTransfer // the subset still pending, which expiry has to look at
+	mu       sync.Mutex
+	accounts map[string]*memAccount
+	byIndex  []*memAccount // accounts by memAccount.index, which records name instead of a peer's string
+	// transfers indexes records by id: every transfer ever prepared or refused, for idempotent retries. Both
+	// are free of pointers, so that the garbage collector does not walk them (they grow by one a packet) and
+	// a transfer costs no allocation of its own.
+	transfers map[TransferID]uint32
+	records   []memRecord
+	pending   map[uint32]time.Time // records still pending that expire, by index → expiry; expiry looks at them
 	// nextExpiry is no later than the earliest expiry in pending (zero: none expires), so that the expiry scan
 	// runs only when something may have expired rather than on every call, which the packet path makes 3 times.
 	nextExpiry time.Time
-	refused    map[TransferID]bool // ids whose Prepare was refused: spent, as in TigerBeetle
 }
 
 type memAccount struct {
+	index                                                      uint32
 	limit                                                      uint64
 	debitsPending, debitsPosted, creditsPending, creditsPosted uint64
 }
 
-type transferState int
+type transferState uint8
 
 const (
 	statePending transferState = iota
 	statePosted
 	stateVoided
 	stateExpired
+	stateRefused // the Prepare was refused: the id is spent, as in TigerBeetle
 )
 
-type memTransfer struct {
-	Transfer
-	state   transferState
-	expires time.Time // zero when the transfer has no timeout
+// memRecord is a transfer as the ledger keeps it: its accounts by index, and its timeout in whole seconds.
+type memRecord struct {
+	amount         uint64
+	debit, credit  uint32
+	timeoutSeconds uint32
+	state          transferState
 }
 
 // MemoryOption configures NewMemory.
@@ -69,8 +77,8 @@ func WithWarning(log *slog.Logger) MemoryOption {
 
 // NewMemory returns an empty in-memory ledger.
 func NewMemory(opts ...MemoryOption) *Memory {
-	m := &Memory{now: time.Now, accounts: map[string]*memAccount{}, transfers: map[TransferID]*memTransfer{},
-		pending: map[TransferID]*memTransfer{}, refused: map[TransferID]bool{}}
+	m := &Memory{now: time.Now, accounts: map[string]*memAccount{}, transfers: map[TransferID]uint32{},
+		pending: map[uint32]time.Time{}}
 	for _, o := range opts {
 		o(m)
 	}
@@ -82,7 +90,7 @@ func (m *Memory) NewTransferID() TransferID { return m.ids.next(m.now()) }
 
 // EnsureAccount creates the peer's account with creditLimit; an existing account keeps its first limit.
 func (m *Memory) EnsureAccount(ctx context.Context, peer string, creditLimit uint64) (err error) {
-	defer observe(m.metrics, opEnsureAccount, time.Now(), &err)
+	defer observe(m.metrics, opEnsureAccount, started(m.metrics), &err)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -92,7 +100,9 @@ func (m *Memory) EnsureAccount(ctx context.Context, peer string, creditLimit uin
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.accounts[peer]; !ok {
-		m.accounts[peer] = &memAccount{limit: creditLimit}
+		a := &memAccount{index: uint32(len(m.byIndex)), limit: creditLimit}
+		m.accounts[peer] = a
+		m.byIndex = append(m.byIndex, a)
 	}
 	return nil
 }
@@ -100,7 +110,7 @@ func (m *Memory) EnsureAccount(ctx context.Context, peer string, creditLimit uin
 // Prepare records a pending transfer, or reports ErrInsufficientLiquidity when the debited peer would pass its
 // credit limit.
 func (m *Memory) Prepare(ctx context.Context, t Transfer) (err error) {
-	defer observe(m.metrics, opPrepare, time.Now(), &err)
+	defer observe(m.metrics, opPrepare, started(m.metrics), &err)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -109,61 +119,72 @@ func (m *Memory) Prepare(ctx context.Context, t Transfer) (err error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if old, ok := m.transfers[t.ID]; ok {
-		if old.Debit != t.Debit || old.Credit != t.Credit || old.Amount != t.Amount ||
-			timeoutSeconds(old.Timeout) != timeoutSeconds(t.Timeout) {
+	dr, cr := m.accounts[t.Debit], m.accounts[t.Credit]
+	if i, ok := m.transfers[t.ID]; ok {
+		old := m.records[i]
+		switch {
+		case old.state == stateRefused:
+			return fmt.Errorf("prepare %x: %w", t.ID, ErrTransferFailed)
+		case dr == nil || cr == nil || old.debit != dr.index || old.credit != cr.index || old.amount != t.Amount ||
+			old.timeoutSeconds != timeoutSeconds(t.Timeout):
 			return fmt.Errorf("prepare %x: %w", t.ID, ErrTransferConflict)
 		}
 		return nil
 	}
-	if m.refused[t.ID] {
-		return fmt.Errorf("prepare %x: %w", t.ID, ErrTransferFailed)
-	}
-	dr, cr := m.accounts[t.Debit], m.accounts[t.Credit]
 	if dr == nil {
-		m.refused[t.ID] = true
+		m.refuseLocked(t.ID)
 		return fmt.Errorf("prepare %x: debit peer %q: %w", t.ID, t.Debit, ErrUnknownAccount)
 	}
 	if cr == nil {
-		m.refused[t.ID] = true
+		m.refuseLocked(t.ID)
 		return fmt.Errorf("prepare %x: credit peer %q: %w", t.ID, t.Credit, ErrUnknownAccount)
 	}
-	m.expireLocked()
+	now := m.now()
+	m.expireLocked(now)
 	// As TigerBeetle refuses overflows_debits and overflows_credits, at the width of a Balance.
 	debits, over1 := add64(dr.debitsPending, dr.debitsPosted, t.Amount)
 	_, over2 := add64(cr.creditsPending, cr.creditsPosted, t.Amount)
 	if over1 || over2 {
-		m.refused[t.ID] = true
+		m.refuseLocked(t.ID)
 		return fmt.Errorf("prepare %x of %d from peer %q to %q: %w", t.ID, t.Amount, t.Debit, t.Credit, ErrAmountOverflow)
 	}
 	// TigerBeetle's debits_must_not_exceed_credits counts pending debits but only posted credits.
 	if room, over := add64(dr.creditsPosted, dr.limit, 0); !over && debits > room {
-		m.refused[t.ID] = true
+		m.refuseLocked(t.ID)
 		return fmt.Errorf("prepare %x: peer %q: %w", t.ID, t.Debit, ErrInsufficientLiquidity)
 	}
-	mt := &memTransfer{Transfer: t}
-	if s := timeoutSeconds(t.Timeout); s > 0 {
-		mt.expires = m.now().Add(time.Duration(s) * time.Second)
-		if m.nextExpiry.IsZero() || mt.expires.Before(m.nextExpiry) {
-			m.nextExpiry = mt.expires
+	s := timeoutSeconds(t.Timeout)
+	i := m.addLocked(t.ID, memRecord{amount: t.Amount, debit: dr.index, credit: cr.index, timeoutSeconds: s})
+	if s > 0 {
+		expires := now.Add(time.Duration(s) * time.Second)
+		m.pending[i] = expires
+		if m.nextExpiry.IsZero() || expires.Before(m.nextExpiry) {
+			m.nextExpiry = expires
 		}
 	}
-	m.transfers[t.ID] = mt
-	m.pending[t.ID] = mt
 	dr.debitsPending += t.Amount
 	cr.creditsPending += t.Amount
 	return nil
 }
 
+func (m *Memory) addLocked(id TransferID, r memRecord) uint32 {
+	i := uint32(len(m.records))
+	m.records = append(m.records, r)
+	m.transfers[id] = i
+	return i
+}
+
+func (m *Memory) refuseLocked(id TransferID) { m.addLocked(id, memRecord{state: stateRefused}) }
+
 // Post completes a pending transfer for its full amount; posting it again is success.
 func (m *Memory) Post(ctx context.Context, id TransferID) (err error) {
-	defer observe(m.metrics, opPost, time.Now(), &err)
+	defer observe(m.metrics, opPost, started(m.metrics), &err)
 	return m.finish(ctx, "post", id, statePosted)
 }
 
 // Void cancels a pending transfer; voiding it again is success.
 func (m *Memory) Void(ctx context.Context, id TransferID) (err error) {
-	defer observe(m.metrics, opVoid, time.Now(), &err)
+	defer observe(m.metrics, opVoid, started(m.metrics), &err)
 	return m.finish(ctx, "void", id, stateVoided)
 }
 
@@ -176,37 +197,43 @@ func (m *Memory) finish(ctx context.Context, op string, id TransferID, to transf
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.expireLocked()
-	t, ok := m.transfers[id]
+	m.expireLocked(m.now())
+	i, ok := m.transfers[id]
+	var t *memRecord
+	if ok {
+		t = &m.records[i]
+	}
 	switch {
-	case !ok:
+	case !ok || t.state == stateRefused:
 		return fmt.Errorf("%s %x: %w", op, id, ErrUnknownTransfer)
 	case t.state == to:
 		return nil
 	case t.state != statePending:
 		return fmt.Errorf("%s %x: %w", op, id, ErrTransferFinished)
 	}
-	dr, cr := m.accounts[t.Debit], m.accounts[t.Credit]
-	dr.debitsPending -= t.Amount
-	cr.creditsPending -= t.Amount
+	dr, cr := m.byIndex[t.debit], m.byIndex[t.credit]
+	dr.debitsPending -= t.amount
+	cr.creditsPending -= t.amount
 	if to == statePosted {
-		dr.debitsPosted += t.Amount
-		cr.creditsPosted += t.Amount
+		dr.debitsPosted += t.amount
+		cr.creditsPosted += t.amount
 	}
 	t.state = to
-	delete(m.pending, id)
+	if t.timeoutSeconds > 0 {
+		delete(m.pending, i)
+	}
 	return nil
 }
 
 // Balance reports the peer's account.
 func (m *Memory) Balance(ctx context.Context, peer string) (b Balance, err error) {
-	defer observe(m.metrics, opBalance, time.Now(), &err)
+	defer observe(m.metrics, opBalance, started(m.metrics), &err)
 	if err := ctx.Err(); err != nil {
 		return Balance{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.expireLocked()
+	m.expireLocked(m.now())
 	a, ok := m.accounts[peer]
 	if !ok {
 		return Balance{}, fmt.Errorf("balance of peer %q: %w", peer, ErrUnknownAccount)
@@ -217,34 +244,31 @@ func (m *Memory) Balance(ctx context.Context, peer string) (b Balance, err error
 
 // Ping succeeds while ctx is live: there is no store to reach.
 func (m *Memory) Ping(ctx context.Context) (err error) {
-	defer observe(m.metrics, opPing, time.Now(), &err)
+	defer observe(m.metrics, opPing, started(m.metrics), &err)
 	return ctx.Err()
 }
 
 // Close does nothing; the ledger stays usable.
 func (m *Memory) Close() error { return nil }
 
-// expireLocked voids pending transfers whose timeout has passed, as TigerBeetle does on its own.
-func (m *Memory) expireLocked() {
-	now := m.now()
+// expireLocked voids pending transfers whose timeout has passed at now, as TigerBeetle does on its own.
+func (m *Memory) expireLocked(now time.Time) {
 	if m.nextExpiry.IsZero() || now.Before(m.nextExpiry) {
 		return
 	}
 	m.nextExpiry = time.Time{}
-	for id, t := range m.pending {
-		if t.expires.IsZero() {
-			continue
-		}
-		if now.Before(t.expires) {
-			if m.nextExpiry.IsZero() || t.expires.Before(m.nextExpiry) {
-				m.nextExpiry = t.expires
+	for i, expires := range m.pending {
+		if now.Before(expires) {
+			if m.nextExpiry.IsZero() || expires.Before(m.nextExpiry) {
+				m.nextExpiry = expires
 			}
 			continue
 		}
-		m.accounts[t.Debit].debitsPending -= t.Amount
-		m.accounts[t.Credit].creditsPending -= t.Amount
+		t := &m.records[i]
+		m.byIndex[t.debit].debitsPending -= t.amount
+		m.byIndex[t.credit].creditsPending -= t.amount
 		t.state = stateExpired
-		delete(m.pending, id)
+		delete(m.pending, i)
 	}
 }
 

@@ -97,6 +97,7 @@ type packet struct {
 	raw      []byte
 	prepare  ilp.Prepare
 	received time.Time
+	answered time.Time // when the next hop's answer came (or the wait for it ended)
 	outExp   time.Time
 	hop      routing.Peer
 	transfer ledger.Transfer
@@ -157,6 +158,7 @@ func (p *Pipeline) deliver(ctx context.Context, pk *packet) ([]byte, ilp.Code) {
 		return p.reject(pk, j)
 	}
 	resp, j := p.forward(hopCtx, pk)
+	pk.answered = p.now()
 	var relayed ilp.Code // the next hop's own reject code, relayed unchanged
 	if j == nil {
 		relayed, j = p.checkFulfillment(pk, resp)

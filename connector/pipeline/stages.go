@@ -155,7 +155,7 @@ func (p *Pipeline) checkFulfillment(pk *packet, resp []byte) (ilp.Code, *ilp.Rej
 			return "", rejectf(ilp.T00InternalError, "next hop %s sent an invalid Fulfill", pk.hop.ID)
 		case !ilp.Fulfills(f.Fulfillment, pk.prepare.ExecutionCondition):
 			return "", rejectf(ilp.F05WrongCondition, "fulfillment from %s does not match the condition", pk.hop.ID)
-		case p.now().After(pk.outExp):
+		case pk.answered.After(pk.outExp):
 			return "", rejectf(ilp.R00TransferTimedOut, "fulfillment from %s came after the expiry", pk.hop.ID)
 		}
 		return "", nil
@@ -178,7 +178,7 @@ func (p *Pipeline) settle(ctx context.Context, pk *packet, fulfilled bool) {
 	}
 	// ctx ends at the packet's expiry; when that is near or past (R00) the void must still happen, so it
 	// gets a fresh bound. The common case keeps ctx and spares a timer per packet.
-	if dl, _ := ctx.Deadline(); time.Until(dl) < p.cfg.LedgerTimeout {
+	if dl, _ := ctx.Deadline(); dl.Sub(pk.answered) < p.cfg.LedgerTimeout {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), p.cfg.LedgerTimeout)
 		defer cancel()
