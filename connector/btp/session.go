@@ -94,9 +94,15 @@ type Session struct {
 	outSem chan struct{}
 	inWG   sync.WaitGroup
 	done   chan struct{}
-	jobs   chan job      // to idle workers; unbuffered, so a send succeeds only when one is waiting
-	retire chan struct{} // to idle workers: exit
-	idle   atomic.Int32
+	// jobs goes to idle workers; unbuffered, so a send succeeds only when one is waiting. readLoop, which
+	// dispatches, closes it when it ends; retireIdle sends it quit jobs, under jobsMu so as not to race the close.
+	jobs       chan job
+	jobsMu     sync.Mutex
+	jobsClosed bool
+	idle       atomic.Int32
+	// wmu serialises writes to conn: the WebSocket library's own lock is a channel, whose waiters park one
+	// by one in a select and hand it over in turn; a mutex lets the writer that is running take it.
+	wmu sync.Mutex
 
 	mu      sync.Mutex
 	pending map[uint32]chan reply
@@ -126,7 +132,6 @@ func newSession(conn *websocket.Conn, peerID string, cfg SessionConfig, firstID 
 		outSem:  make(chan struct{}, cfg.Limits.MaxInFlight),
 		done:    make(chan struct{}),
 		jobs:    make(chan job),
-		retire:  make(chan struct{}),
 		pending: make(map[uint32]chan reply),
 	}
 	s.nextID.Store(firstID)
@@ -181,13 +186,11 @@ func (s *Session) SendPrepare(ctx context.Context, prepare []byte) ([]byte, erro
 	if err := s.writeILP(TypeMessage, id, prepare); err != nil {
 		return nil, err
 	}
-	select {
+	select { // fail answers every registered request when the session ends
 	case r := <-ch:
 		return r.ilp, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-s.done:
-		return nil, s.closedErr()
 	}
 }
 
@@ -230,7 +233,10 @@ func (s *Session) writeILP(t Type, id uint32, ilpPacket []byte) error {
 }
 
 func (s *Session) write(b []byte) error {
-	if err := s.conn.Write(context.Background(), websocket.MessageBinary, b); err != nil { // as in readLoop
+	s.wmu.Lock()
+	err := s.conn.Write(context.Background(), websocket.MessageBinary, b) // no ctx, as in readLoop
+	s.wmu.Unlock()
+	if err != nil {
 		s.fail(fmt.Errorf("write to peer %s: %w", s.peerID, err))
 		return s.closedErr()
 	}
@@ -238,6 +244,7 @@ func (s *Session) write(b []byte) error {
 }
 
 func (s *Session) readLoop() {
+	defer s.closeJobs()
 	var p Packet
 	bp := msgPool.Get().(*[]byte)
 	for {
@@ -350,6 +357,13 @@ func (s *Session) fail(err error) {
 		return
 	}
 	s.err = err
+	closed := reply{err: closedErr(err)}
+	for _, ch := range s.pending {
+		select {
+		case ch <- closed:
+		default: // it has its reply already
+		}
+	}
 	s.mu.Unlock()
 	s.cancel()
 	_ = s.conn.CloseNow()

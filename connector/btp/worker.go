@@ -38,7 +38,8 @@ func readMessage(r io.Reader, buf []byte) ([]byte, error) {
 	}
 }
 
-// job is an incoming Prepare for a worker: the request to answer, and the buffer that prepare aliases.
+// job is an incoming Prepare for a worker: the request to answer, and the buffer that prepare aliases. A job
+// without a buffer tells the worker that receives it to exit.
 type job struct {
 	id      uint32
 	prepare []byte
@@ -56,22 +57,27 @@ func (s *Session) dispatch(j job) {
 	}
 }
 
-// work answers j, then waits for more until the session ends or retireIdle lets it go.
+// work answers j, then waits for more until the session ends or retireIdle lets it go. It waits on one
+// channel only: a select over several costs a wake-up of every worker, every packet, a good deal more.
 func (s *Session) work(j job) {
 	for {
 		s.answer(j)
 		s.idle.Add(1)
-		select {
-		case j = <-s.jobs:
-			s.idle.Add(-1)
-		case <-s.retire:
-			s.idle.Add(-1)
-			return
-		case <-s.done:
-			s.idle.Add(-1)
+		var ok bool
+		j, ok = <-s.jobs
+		s.idle.Add(-1)
+		if !ok || j.buf == nil {
 			return
 		}
 	}
+}
+
+// closeJobs tells every worker, idle or busy, to exit once it has nothing to do; readLoop calls it as it ends.
+func (s *Session) closeJobs() {
+	s.jobsMu.Lock()
+	s.jobsClosed = true
+	close(s.jobs)
+	s.jobsMu.Unlock()
 }
 
 // answer runs the handler and writes its answer. The handler may not keep the prepare past its return:
@@ -87,9 +93,14 @@ func (s *Session) answer(j job) {
 // retireIdle ends half of the idle workers (the last one too), so that a burst's workers do not wait for ever; the
 // keepalive tick calls it.
 func (s *Session) retireIdle() {
+	s.jobsMu.Lock()
+	defer s.jobsMu.Unlock()
+	if s.jobsClosed {
+		return
+	}
 	for n := (s.idle.Load() + 1) / 2; n > 0; n-- {
 		select {
-		case s.retire <- struct{}{}:
+		case s.jobs <- job{}:
 		default:
 			return
 		}

@@ -2,6 +2,7 @@ package btp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -116,5 +117,51 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting until %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestSessionEndReleasesWorkersAndWaiters: when the connection goes, the workers waiting for Prepares exit
+// (none is left behind per session), and a Prepare sent and not yet answered fails with ErrClosed.
+func TestSessionEndReleasesWorkersAndWaiters(t *testing.T) {
+	arrived, release := make(chan struct{}, 4), make(chan struct{})
+	defer close(release)
+	blockOnce := HandlerFunc(func(ctx context.Context, peer string, prepare []byte) []byte {
+		if p, err := ilp.DecodePrepare(prepare); err == nil && p.Destination == "test.hold" {
+			arrived <- struct{}{}
+			<-release
+		}
+		return echoHandler(ctx, peer, prepare)
+	})
+	serverSide := make(chan *Session, 1)
+	_, url := startServer(t, ServerConfig{
+		Authenticate: tokenAuth(map[string]string{"t": "alice"}),
+		OnSession:    func(s *Session) { serverSide <- s },
+		Session:      SessionConfig{Handler: blockOnce},
+	})
+	cli, err := Dial(t.Context(), DialConfig{URL: url, Token: "t", PeerID: "server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	srv := <-serverSide
+	for range 3 {
+		if _, err := cli.SendPrepare(t.Context(), prepareTo(t, "test.quick")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { return srv.idle.Load() >= 1 }, "a worker waits for more work")
+
+	held := make(chan error, 1)
+	go func() { _, err := cli.SendPrepare(t.Context(), prepareTo(t, "test.hold")); held <- err }()
+	<-arrived
+	_ = srv.Close()
+	waitFor(t, func() bool { return srv.idle.Load() == 0 }, "the idle workers exit once the session ended")
+	select {
+	case err := <-held:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("Prepare in flight when the session ended: %v, want ErrClosed", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a Prepare in flight when the session ended is still waiting")
 	}
 }

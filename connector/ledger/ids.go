@@ -101,3 +101,12 @@ func (t Transfer) Expires(prepared time.Time) time.Time {
 }
 
 func (id TransferID) isZero() bool { return id == TransferID{} }
+
+// idAfter reports whether a is greater than b, read as TigerBeetle reads ids (little-endian 128-bit numbers).
+func idAfter(a, b TransferID) bool {
+	ahi, bhi := binary.LittleEndian.Uint64(a[8:]), binary.LittleEndian.Uint64(b[8:])
+	if ahi != bhi {
+		return ahi > bhi
+	}
+	return binary.LittleEndian.Uint64(a[:8]) > binary.LittleEndian.Uint64(b[:8])
+}

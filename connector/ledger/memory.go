@@ -27,7 +27,10 @@ type Memory struct {
 	// a transfer costs no allocation of its own.
 	transfers map[TransferID]uint32
 	records   []memRecord
-	pending   map[uint32]time.Time // records still pending that expire, by index → expiry; expiry looks at them
+	// last is the greatest id in transfers: a Prepare of a greater one (every new one from NewTransferID)
+	// need not look for it there, which on a map this size is a cache miss or more.
+	last    TransferID
+	pending map[uint32]time.Time // records still pending that expire, by index → expiry; expiry looks at them
 	// nextExpiry is no later than the earliest expiry in pending (zero: none expires), so that the expiry scan
 	// runs only when something may have expired rather than on every call, which the packet path makes 3 times.
 	nextExpiry time.Time
@@ -120,7 +123,7 @@ func (m *Memory) Prepare(ctx context.Context, t Transfer) (err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	dr, cr := m.accounts[t.Debit], m.accounts[t.Credit]
-	if i, ok := m.transfers[t.ID]; ok {
+	if i, ok := m.lookupLocked(t.ID); ok {
 		old := m.records[i]
 		switch {
 		case old.state == stateRefused:
@@ -167,10 +170,21 @@ func (m *Memory) Prepare(ctx context.Context, t Transfer) (err error) {
 	return nil
 }
 
+func (m *Memory) lookupLocked(id TransferID) (uint32, bool) {
+	if len(m.records) > 0 && !idAfter(id, m.last) {
+		i, ok := m.transfers[id]
+		return i, ok
+	}
+	return 0, false
+}
+
 func (m *Memory) addLocked(id TransferID, r memRecord) uint32 {
 	i := uint32(len(m.records))
 	m.records = append(m.records, r)
 	m.transfers[id] = i
+	if idAfter(id, m.last) {
+		m.last = id
+	}
 	return i
 }
 
