@@ -19,18 +19,11 @@ type Memory struct {
 	now     func() time.Time
 	metrics *metrics.Metrics
 
-	mu       sync.Mutex
-	accounts map[string]*memAccount
-	byIndex  []*memAccount // accounts by memAccount.index, which records name instead of a peer's string
-	// transfers indexes records by id: every transfer ever prepared or refused, for idempotent retries. Both
-	// are free of pointers, so that the garbage collector does not walk them (they grow by one a packet) and
-	// a transfer costs no allocation of its own.
-	transfers map[TransferID]uint32
-	records   []memRecord
-	// last is the greatest id in transfers: a Prepare of a greater one (every new one from NewTransferID)
-	// need not look for it there, which on a map this size is a cache miss or more.
-	last    TransferID
-	pending map[uint32]time.Time // records still pending that expire, by index → expiry; expiry looks at them
+	mu        sync.Mutex
+	accounts  map[string]*memAccount
+	byIndex   []*memAccount // accounts by memAccount.index, which records name instead of a peer's string
+	transfers memRecords
+	pending   map[uint32]time.Time // records still pending that expire, by index → expiry; expiry looks at them
 	// nextExpiry is no later than the earliest expiry in pending (zero: none expires), so that the expiry scan
 	// runs only when something may have expired rather than on every call, which the packet path makes 3 times.
 	nextExpiry time.Time
@@ -52,14 +45,6 @@ const (
 	stateRefused // the Prepare was refused: the id is spent, as in TigerBeetle
 )
 
-// memRecord is a transfer as the ledger keeps it: its accounts by index, and its timeout in whole seconds.
-type memRecord struct {
-	amount         uint64
-	debit, credit  uint32
-	timeoutSeconds uint32
-	state          transferState
-}
-
 // MemoryOption configures NewMemory.
 type MemoryOption func(*Memory)
 
@@ -80,8 +65,7 @@ func WithWarning(log *slog.Logger) MemoryOption {
 
 // NewMemory returns an empty in-memory ledger.
 func NewMemory(opts ...MemoryOption) *Memory {
-	m := &Memory{now: time.Now, accounts: map[string]*memAccount{}, transfers: map[TransferID]uint32{},
-		pending: map[uint32]time.Time{}}
+	m := &Memory{now: time.Now, accounts: map[string]*memAccount{}, pending: map[uint32]time.Time{}}
 	for _, o := range opts {
 		o(m)
 	}
@@ -123,8 +107,8 @@ func (m *Memory) Prepare(ctx context.Context, t Transfer) (err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	dr, cr := m.accounts[t.Debit], m.accounts[t.Credit]
-	if i, ok := m.lookupLocked(t.ID); ok {
-		old := m.records[i]
+	if i, ok := m.transfers.find(t.ID); ok {
+		old := m.transfers.at(i)
 		switch {
 		case old.state == stateRefused:
 			return fmt.Errorf("prepare %x: %w", t.ID, ErrTransferFailed)
@@ -157,7 +141,7 @@ func (m *Memory) Prepare(ctx context.Context, t Transfer) (err error) {
 		return fmt.Errorf("prepare %x: peer %q: %w", t.ID, t.Debit, ErrInsufficientLiquidity)
 	}
 	s := timeoutSeconds(t.Timeout)
-	i := m.addLocked(t.ID, memRecord{amount: t.Amount, debit: dr.index, credit: cr.index, timeoutSeconds: s})
+	i := m.transfers.add(memRecord{id: t.ID, amount: t.Amount, debit: dr.index, credit: cr.index, timeoutSeconds: s})
 	if s > 0 {
 		expires := now.Add(time.Duration(s) * time.Second)
 		m.pending[i] = expires
@@ -170,25 +154,7 @@ func (m *Memory) Prepare(ctx context.Context, t Transfer) (err error) {
 	return nil
 }
 
-func (m *Memory) lookupLocked(id TransferID) (uint32, bool) {
-	if len(m.records) > 0 && !idAfter(id, m.last) {
-		i, ok := m.transfers[id]
-		return i, ok
-	}
-	return 0, false
-}
-
-func (m *Memory) addLocked(id TransferID, r memRecord) uint32 {
-	i := uint32(len(m.records))
-	m.records = append(m.records, r)
-	m.transfers[id] = i
-	if idAfter(id, m.last) {
-		m.last = id
-	}
-	return i
-}
-
-func (m *Memory) refuseLocked(id TransferID) { m.addLocked(id, memRecord{state: stateRefused}) }
+func (m *Memory) refuseLocked(id TransferID) { m.transfers.add(memRecord{id: id, state: stateRefused}) }
 
 // Post completes a pending transfer for its full amount; posting it again is success.
 func (m *Memory) Post(ctx context.Context, id TransferID) (err error) {
@@ -212,10 +178,10 @@ func (m *Memory) finish(ctx context.Context, op string, id TransferID, to transf
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expireLocked(m.now())
-	i, ok := m.transfers[id]
+	i, ok := m.transfers.find(id)
 	var t *memRecord
 	if ok {
-		t = &m.records[i]
+		t = m.transfers.at(i)
 	}
 	switch {
 	case !ok || t.state == stateRefused:
@@ -278,7 +244,7 @@ func (m *Memory) expireLocked(now time.Time) {
 			}
 			continue
 		}
-		t := &m.records[i]
+		t := m.transfers.at(i)
 		m.byIndex[t.debit].debitsPending -= t.amount
 		m.byIndex[t.credit].creditsPending -= t.amount
 		t.state = stateExpired
