@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
 )
 
 // Container is what the Docker Engine target knows of one existing service container, in neutral terms.
@@ -73,45 +74,74 @@ func projectFilter(project string) client.Filters {
 	return make(client.Filters).Add("label", LabelProject+"="+project)
 }
 
-// Observe lists the containers, networks and volumes that carry project's label.
+// Observe lists the containers, networks and volumes that carry project's label. The calls go out at once:
+// one after the other, the inspects of a stack's containers were most of `m2mctl status`'s time.
 func (d *Deployer) Observe(ctx context.Context, project string) (*Observed, error) {
 	obs := &Observed{Project: project, Containers: map[string][]Container{},
 		Networks: map[string]Resource{}, Volumes: map[string]Resource{}}
-	list, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter(project)})
-	if err != nil {
-		return nil, fmt.Errorf("list containers of project %s: %w", project, Explain(err))
-	}
-	for _, s := range list.Items {
-		if s.Labels[LabelOneoff] == "True" {
-			continue
-		}
-		c, err := d.inspect(ctx, s.ID)
+	g, gctx := errgroup.WithContext(ctx)
+	var containers []Container
+	g.Go(func() (err error) { containers, err = d.observeContainers(gctx, project); return err })
+	g.Go(func() error {
+		nets, err := d.cli.NetworkList(gctx, client.NetworkListOptions{Filters: projectFilter(project)})
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("list networks of project %s: %w", project, Explain(err))
 		}
-		if c.Done, err = d.lookDone(ctx, c); err != nil {
-			return nil, err
+		for _, n := range nets.Items {
+			obs.Networks[n.Name] = Resource{ID: n.ID, Name: n.Name, Labels: n.Labels}
 		}
+		return nil
+	})
+	g.Go(func() error {
+		vols, err := d.cli.VolumeList(gctx, client.VolumeListOptions{Filters: projectFilter(project)})
+		if err != nil {
+			return fmt.Errorf("list volumes of project %s: %w", project, Explain(err))
+		}
+		for _, v := range vols.Items {
+			obs.Volumes[v.Name] = Resource{Name: v.Name, Labels: v.Labels}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, c := range containers {
 		obs.Containers[c.Service] = append(obs.Containers[c.Service], c)
 	}
 	for _, cs := range obs.Containers {
 		sort.Slice(cs, func(i, j int) bool { return cs[i].Number < cs[j].Number })
 	}
-	nets, err := d.cli.NetworkList(ctx, client.NetworkListOptions{Filters: projectFilter(project)})
-	if err != nil {
-		return nil, fmt.Errorf("list networks of project %s: %w", project, Explain(err))
-	}
-	for _, n := range nets.Items {
-		obs.Networks[n.Name] = Resource{ID: n.ID, Name: n.Name, Labels: n.Labels}
-	}
-	vols, err := d.cli.VolumeList(ctx, client.VolumeListOptions{Filters: projectFilter(project)})
-	if err != nil {
-		return nil, fmt.Errorf("list volumes of project %s: %w", project, Explain(err))
-	}
-	for _, v := range vols.Items {
-		obs.Volumes[v.Name] = Resource{Name: v.Name, Labels: v.Labels}
-	}
 	return obs, nil
+}
+
+// observeContainers lists project's service containers (one-offs excluded) and inspects them all at once.
+func (d *Deployer) observeContainers(ctx context.Context, project string) ([]Container, error) {
+	list, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter(project)})
+	if err != nil {
+		return nil, fmt.Errorf("list containers of project %s: %w", project, Explain(err))
+	}
+	var ids []string
+	for _, s := range list.Items {
+		if s.Labels[LabelOneoff] != "True" {
+			ids = append(ids, s.ID)
+		}
+	}
+	out := make([]Container, len(ids))
+	g, ctx := errgroup.WithContext(ctx)
+	for i, id := range ids {
+		g.Go(func() error {
+			c, err := d.inspect(ctx, id)
+			if err != nil {
+				return err
+			}
+			if c.Done, err = d.lookDone(ctx, c); err != nil {
+				return err
+			}
+			out[i] = c
+			return nil
+		})
+	}
+	return out, g.Wait()
 }
 
 func (d *Deployer) inspect(ctx context.Context, id string) (Container, error) {

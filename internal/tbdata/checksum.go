@@ -103,24 +103,20 @@ func mul2(b byte) byte {
 	return b << 1
 }
 
-// sbox is AES's S-box, computed (the multiplicative inverse, then the affine map) rather than transcribed.
+// sbox is AES's S-box, computed (the multiplicative inverse, then the affine map) rather than transcribed. The
+// inverses come from powers of the generator 3 (x⁻¹ = 3^(255−log₃x)): searching for each one took every
+// m2mctl run, status included, some 10 ms before main.
 var sbox = func() (s [256]byte) {
-	mul := func(a, b byte) (p byte) {
-		for ; b != 0; b >>= 1 {
-			if b&1 != 0 {
-				p ^= a
-			}
-			a = mul2(a)
-		}
-		return p
+	var exp [255]byte
+	var log [256]int
+	for i, x := 0, byte(1); i < 255; i++ {
+		exp[i], log[x] = x, i
+		x ^= mul2(x) // x·3
 	}
 	for x := range 256 {
 		inv := byte(0)
-		for y := 1; y < 256; y++ {
-			if mul(byte(x), byte(y)) == 1 {
-				inv = byte(y)
-				break
-			}
+		if x != 0 {
+			inv = exp[(255-log[x])%255]
 		}
 		rotl := func(b byte, n uint) byte { return b<<n | b>>(8-n) }
 		s[x] = inv ^ rotl(inv, 1) ^ rotl(inv, 2) ^ rotl(inv, 3) ^ rotl(inv, 4) ^ 0x63

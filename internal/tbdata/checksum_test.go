@@ -30,3 +30,28 @@ func TestSboxIsAESs(t *testing.T) {
 		}
 	}
 }
+
+// TestSboxInvertsInGF256: every entry is the affine map of x's multiplicative inverse, found here by search.
+func TestSboxInvertsInGF256(t *testing.T) {
+	mul := func(a, b byte) (p byte) {
+		for ; b != 0; b >>= 1 {
+			if b&1 != 0 {
+				p ^= a
+			}
+			a = mul2(a)
+		}
+		return p
+	}
+	rotl := func(b byte, n uint) byte { return b<<n | b>>(8-n) }
+	for x := range 256 {
+		inv := byte(0)
+		for y := 1; y < 256; y++ {
+			if mul(byte(x), byte(y)) == 1 {
+				inv = byte(y)
+			}
+		}
+		if want := inv ^ rotl(inv, 1) ^ rotl(inv, 2) ^ rotl(inv, 3) ^ rotl(inv, 4) ^ 0x63; sbox[x] != want {
+			t.Fatalf("sbox[%#x] = %#x, want %#x", x, sbox[x], want)
+		}
+	}
+}
