@@ -63,18 +63,7 @@ func TestWorkersAreReusedThenRetired(t *testing.T) {
 		<-release
 		return echoHandler(ctx, peer, prepare)
 	})
-	serverSide := make(chan *Session, 1)
-	_, url := startServer(t, ServerConfig{
-		Authenticate: tokenAuth(map[string]string{"t": "alice"}),
-		OnSession:    func(s *Session) { serverSide <- s },
-		Session:      SessionConfig{Handler: blocking},
-	})
-	cli, err := Dial(t.Context(), DialConfig{URL: url, Token: "t", PeerID: "server"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	srv := <-serverSide
+	cli, srv := sessionPair(t, blocking)
 
 	var wg sync.WaitGroup
 	for range burst {
@@ -132,18 +121,7 @@ func TestSessionEndReleasesWorkersAndWaiters(t *testing.T) {
 		}
 		return echoHandler(ctx, peer, prepare)
 	})
-	serverSide := make(chan *Session, 1)
-	_, url := startServer(t, ServerConfig{
-		Authenticate: tokenAuth(map[string]string{"t": "alice"}),
-		OnSession:    func(s *Session) { serverSide <- s },
-		Session:      SessionConfig{Handler: blockOnce},
-	})
-	cli, err := Dial(t.Context(), DialConfig{URL: url, Token: "t", PeerID: "server"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	srv := <-serverSide
+	cli, srv := sessionPair(t, blockOnce)
 	for range 3 {
 		if _, err := cli.SendPrepare(t.Context(), prepareTo(t, "test.quick")); err != nil {
 			t.Fatal(err)
@@ -164,4 +142,21 @@ func TestSessionEndReleasesWorkersAndWaiters(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("a Prepare in flight when the session ended is still waiting")
 	}
+}
+
+// sessionPair is a client's session to a server whose Prepares h answers, and the server's side of it.
+func sessionPair(t *testing.T, h Handler) (cli, srv *Session) {
+	t.Helper()
+	serverSide := make(chan *Session, 1)
+	_, url := startServer(t, ServerConfig{
+		Authenticate: tokenAuth(map[string]string{"t": "alice"}),
+		OnSession:    func(s *Session) { serverSide <- s },
+		Session:      SessionConfig{Handler: h},
+	})
+	cli, err := Dial(t.Context(), DialConfig{URL: url, Token: "t", PeerID: "server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli, <-serverSide
 }
