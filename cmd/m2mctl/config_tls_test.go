@@ -44,3 +44,16 @@ func TestConfigWarnsOfAPublicPlainAnnounceAddress(t *testing.T) {
 		})
 	}
 }
+
+// A node that gets its certificate itself is told which name to point here and which ports to open.
+func TestInitWithACMESaysWhichPortsToOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".env")
+	res := runInit(t, strings.NewReader(""), "--yes", "--output", path, "--evm-address", testEVMAddress, "--discovery", "on",
+		"--discovery-endpoints", "https://d1.example.com", "--domain", "edge.example.com", "--btp-port", "4100")
+	if res.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", res.code, res.stderr)
+	}
+	if want := "point edge.example.com at this host (a DNS A/AAAA record) and open TCP ports 4100 and 443"; !strings.Contains(res.stdout, want) {
+		t.Errorf("next steps do not say %q:\n%s", want, res.stdout)
+	}
+}

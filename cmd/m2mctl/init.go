@@ -297,6 +297,11 @@ func printNextSteps(opts *initOptions, v settings.Values, gen generated, backup 
 	}
 	fmt.Fprintf(out, "Wrote %s (mode 0600). Keep it private: it holds this node's keys and passwords.\n", opts.output)
 	fmt.Fprintf(out, "Node %s, public key %s\n\nNext steps:\n", v.String(settings.NodeID), identity.EncodePublicKey(gen.publicKey))
+	if v.String(settings.BTPTLS) == "acme" {
+		fmt.Fprintf(out, "  point %s at this host (a DNS A/AAAA record) and open TCP ports %s and %s to the internet:\n"+
+			"      the CA checks the name on %s before it issues the certificate\n",
+			v.String(settings.BTPDomain), v.String(settings.BTPPort), v.String(settings.BTPTLSPort), v.String(settings.BTPTLSPort))
+	}
 	up := "m2mctl up"
 	if opts.output != ".env" {
 		up += " --env-file " + opts.output
