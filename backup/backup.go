@@ -37,6 +37,15 @@ type Options struct {
 	Stop []string
 	// Volumes are the project's volume keys to copy, each from the container of the service that mounts it.
 	Volumes []string
+	// Guard, when set, is told what to undo should this process die before Backup returns.
+	Guard Guard
+}
+
+// Guard hears, before Backup makes each change, what a process that outlives this one must undo if Backup
+// never returns (kill -9): remove the partial archive, start again the containers it stopped.
+type Guard interface {
+	Partial(path string) error
+	Stopping(service, containerID string) error
 }
 
 // Meta is what a backup records in its seal.
@@ -101,10 +110,15 @@ func Backup(ctx context.Context, cli Engine, p *types.Project, path string, opts
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	defer tmp.Close()
+	if opts.Guard != nil {
+		if err := opts.Guard.Partial(tmp.Name()); err != nil {
+			return nil, fmt.Errorf("guard the backup: %w", err)
+		}
+	}
 
 	res := &Result{Meta: meta}
 	down := time.Now() // the first service is unavailable from the stop request on
-	stopped, err := stopRunning(ctx, cli, opts.Stop, containers)
+	stopped, err := stopRunning(ctx, cli, opts.Stop, containers, opts.Guard)
 	res.Stopped = stopped
 	copyErr := err
 	cw := &countingWriter{w: tmp, progress: progress}
@@ -147,7 +161,7 @@ func writeVolumes(ctx context.Context, cli Engine, w *countingWriter, meta Meta,
 }
 
 // stopRunning stops, in order, the services' containers that are running, and returns those it stopped.
-func stopRunning(ctx context.Context, cli Engine, services []string, containers map[string]string) ([]string, error) {
+func stopRunning(ctx context.Context, cli Engine, services []string, containers map[string]string, guard Guard) ([]string, error) {
 	var stopped []string
 	for _, svc := range services {
 		st, err := cli.ContainerInspect(ctx, containers[svc], client.ContainerInspectOptions{})
@@ -156,6 +170,11 @@ func stopRunning(ctx context.Context, cli Engine, services []string, containers 
 		}
 		if st.Container.State == nil || !st.Container.State.Running {
 			continue
+		}
+		if guard != nil {
+			if err := guard.Stopping(svc, containers[svc]); err != nil {
+				return stopped, fmt.Errorf("guard the backup: %w", err)
+			}
 		}
 		if _, err := cli.ContainerStop(ctx, containers[svc], client.ContainerStopOptions{}); err != nil {
 			return stopped, fmt.Errorf("stop service %s: %w", svc, deployer.Explain(err))

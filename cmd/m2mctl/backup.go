@@ -54,34 +54,55 @@ func backupRun(ctx context.Context, opts *backupOptions) error {
 	}
 	out := opts.output
 	if out == "" {
-		out = fmt.Sprintf("m2m-backup-%s-%s.tar", project.Name, time.Now().UTC().Format("20060102T150405Z"))
+		out = defaultBackupName(project.Name, time.Now())
 	}
+	_, err = takeBackup(ctx, opts.io, project, out)
+	return err
+}
+
+// takeBackup stops the ledger and its dependents, copies their volumes to out and starts them again, with
+// progress on stderr; it prints out on stdout and how long the services were down on stderr.
+func takeBackup(ctx context.Context, io *ioStreams, project *types.Project, out string) (*backup.Result, error) {
 	cli, err := connect(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer cli.Close()
 	stop := append(dependents(project, settings.ServiceTigerBeetle), settings.ServiceTigerBeetle)
-	fmt.Fprintf(opts.io.ErrOut, "Stopping %v for the copy; they start again as soon as it is done.\n", stop)
-	prog := newByteProgress(opts.io, "backing up to "+out)
+	fmt.Fprintf(io.ErrOut, "Stopping %v for the copy; they start again as soon as it is done.\n", stop)
+	prog := newByteProgress(io, "backing up to "+out)
 	start := time.Now()
-	res, err := backup.Backup(ctx, cli, project, out, backup.Options{Stop: stop, Volumes: ledgerVolumes}, prog.report)
+	bopts := backup.Options{Stop: stop, Volumes: ledgerVolumes}
+	guard, gerr := startGuard(io.ErrOut)
+	switch {
+	case gerr != nil:
+		fmt.Fprintf(io.ErrOut, "Note: no guard for this backup (%v): should it be killed, run `m2mctl up`.\n", gerr)
+	case guard != nil:
+		bopts.Guard = guard
+	}
+	res, err := backup.Backup(ctx, cli, project, out, bopts, prog.report)
+	guard.finish()
 	prog.done()
 	var nf *backup.ServiceNotFoundError
 	switch {
 	case errors.As(err, &nf):
-		return fmt.Errorf("cannot back up: %v; is the stack deployed? See `m2mctl status -p %s` (or pass -p NAME)", err, project.Name)
+		return res, fmt.Errorf("cannot back up: %v; is the stack deployed? See `m2mctl status -p %s` (or pass -p NAME)", err, project.Name)
 	case err != nil && res != nil && len(res.Stopped) > 0:
-		return fmt.Errorf("backup to %s failed: %w (the stopped services %v were started again; check `m2mctl status -p %s`)",
+		return res, fmt.Errorf("backup to %s failed: %w (the stopped services %v were started again; check `m2mctl status -p %s`)",
 			out, err, res.Stopped, project.Name)
 	case err != nil:
-		return fmt.Errorf("backup to %s failed: %w", out, err)
+		return res, fmt.Errorf("backup to %s failed: %w", out, err)
 	}
-	fmt.Fprintln(opts.io.Out, out)
-	fmt.Fprintf(opts.io.ErrOut, "Backed up %s (%s) to %s in %s; %v were stopped for %s. Restore with: m2mctl restore %s\n",
+	fmt.Fprintln(io.Out, out)
+	fmt.Fprintf(io.ErrOut, "Backed up %s (%s) to %s in %s; %v were stopped for %s. Restore with: m2mctl restore %s\n",
 		project.Name, humanBytes(res.Bytes), out, time.Since(start).Round(100*time.Millisecond), res.Stopped,
 		res.Downtime.Round(10*time.Millisecond), out)
-	return nil
+	return res, nil
+}
+
+// defaultBackupName is m2m-backup-PROJECT-UTCTIME.tar, in the current directory.
+func defaultBackupName(project string, now time.Time) string {
+	return fmt.Sprintf("m2m-backup-%s-%s.tar", project, now.UTC().Format("20060102T150405Z"))
 }
 
 // dependents are the services that depend on service directly, sorted: they cannot work while it is stopped.

@@ -112,6 +112,8 @@ The stack is a Compose project: 'm2mctl config' prints it as YAML that 'docker c
 		newCmdImages(io),
 		newCmdBackup(io),
 		newCmdRestore(io, open),
+		newCmdUpgrade(io, open),
+		newCmdBackupGuard(io),
 	)
 	return root
 }
@@ -138,9 +140,12 @@ func explainDeployError(err error) error {
 		return fmt.Errorf("%s; publish service %s on another host port", port.Error(), port.Service)
 	case errors.As(err, &missing) && missing.Hint == "":
 		return fmt.Errorf("image %s is not on this host and --pull never forbids pulling it: "+
-			"load it (docker load -i FILE), build it, or run with --pull missing", missing.Image)
+			"load it (`m2mctl images load FILE`, FILE written by `m2mctl images save FILE` where it is), build it, "+
+			"or run with --pull missing", missing.Image)
 	case errors.As(err, &pull):
-		return fmt.Errorf("%s and run with --pull never", pull.Error())
+		return fmt.Errorf("pull %s failed: %s; check that this host reaches the registry (proxy, DNS, login), "+
+			"or bring the stack's images on a file: `m2mctl images save FILE` on a host that has them, "+
+			"`m2mctl images load FILE` here, then run with --pull never", pull.Image, firstLine(pull.Err.Error()))
 	}
 	return err
 }

@@ -50,6 +50,11 @@ func (f *deployFlags) loadProject(ctx context.Context) (*types.Project, error) {
 	if f.warn != nil {
 		printWarnings(f.warn, values)
 	}
+	return f.projectFor(ctx, values)
+}
+
+// projectFor builds the project from values (a loaded .env, possibly with some values replaced).
+func (f *deployFlags) projectFor(ctx context.Context, values settings.Values) (*types.Project, error) {
 	for _, p := range f.profiles {
 		if p != stack.ProfileTracing && p != stack.ProfileDiscovery {
 			return nil, usageErrorf("--profile %q: the stack's profiles are %s and %s", p, stack.ProfileTracing, stack.ProfileDiscovery)

@@ -35,7 +35,7 @@ func TestDeployErrorsNameTheFlagOrSetting(t *testing.T) {
 		{"image never pulled keeps its hint", &deployer.ImageMissingError{Image: "m2m/connector:0.1.0", Hint: "run `make image-local`"},
 			"is never pulled: run `make image-local`"},
 		{"pull failure", &deployer.PullError{Image: "x.invalid/y:1", Err: errors.New("no such host")},
-			"pull x.invalid/y:1 failed: no such host; check that this host reaches the registry (proxy, DNS, login), or load the image (docker load -i FILE) and run with --pull never"},
+			"pull x.invalid/y:1 failed: no such host; check that this host reaches the registry (proxy, DNS, login), or bring the stack's images on a file: `m2mctl images save FILE` on a host that has them, `m2mctl images load FILE` here, then run with --pull never"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -114,12 +114,12 @@ func (p *project) ctl(timeout time.Duration, args ...string) result {
 	switch args[0] {
 	case "config":
 		args = append(args, "--env-file", p.envFile)
-	case "up", "plan":
+	case "up", "plan", "upgrade":
 		for _, prof := range p.profiles {
 			args = append(args, "--profile", prof)
 		}
 		fallthrough
-	case "status", "logs", "down":
+	case "status", "logs", "down", "backup", "restore":
 		args = append(args, "-p", p.name, "--env-file", p.envFile)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
