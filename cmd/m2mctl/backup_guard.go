@@ -132,7 +132,9 @@ func (g *backupGuard) Partial(path string) error {
 }
 
 // Stopping implements backup.Guard.
-func (g *backupGuard) Stopping(service, id string) error { return g.send("stopping " + service + " " + id) }
+func (g *backupGuard) Stopping(service, id string) error {
+	return g.send("stopping " + service + " " + id)
+}
 
 // finish tells the guard the backup returned (it undid its own changes if it failed) and waits for it to exit.
 func (g *backupGuard) finish() {
