@@ -10,7 +10,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 M2M_COMPOSE_BIN ?= $(wildcard $(HOME)/.cache/m2m/docker-compose-v2)
 export M2M_COMPOSE_BIN
 
-.PHONY: help build deps test test-unit e2e generate lint fuzz bench-ilp bench-up image-local up
+.PHONY: help build deps test test-unit e2e generate lint fuzz bench-ilp bench-up bench-day2 image-local up
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ bench-ilp: ## ILP forwarding throughput/latency and codec speed, BENCH_COUNT sam
 
 bench-up: ## m2mctl up against docker compose up -d --wait (set M2M_COMPOSE_BIN)
 	$(GO) test -run '^$$' -bench 'BenchmarkUp' -benchtime 5x -timeout 40m -v ./test/e2e/
+
+bench-day2: ## downtime of m2mctl backup and of a connector upgrade (/health/ready not 200), BENCH_COUNT rounds
+	$(GO) test -run '^$$' -bench '^BenchmarkDay2Downtime$$' -benchtime $(BENCH_COUNT)x -timeout 40m -v ./test/e2e/
 
 bench-discovery: ## discovery registry under load (real binary), 304 server time, and the 100,000-node feed and 10,000-node peer-selection simulations
 	set -o pipefail; M2M_BENCH=1 $(GO) test -count=1 -run '^TestBenchDiscoveryRegistry$$' -v ./cmd/m2m-connector/ | grep -E '^\s+discovery_bench|^(ok|FAIL|---)'

@@ -6,6 +6,8 @@
 package backup
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -24,6 +26,9 @@ import (
 // Format names a backup archive in its seal.
 const Format = "m2m-backup/1"
 
+// filesDir holds Options.Files in the archive.
+const filesDir = "files/"
+
 // Engine is the part of the Docker Engine API that backup and restore use; *client.Client satisfies it.
 type Engine interface {
 	client.ContainerAPIClient
@@ -39,6 +44,14 @@ type Options struct {
 	Volumes []string
 	// Guard, when set, is told what to undo should this process die before Backup returns.
 	Guard Guard
+	// Files are stored as they are under files/<Name> (the caller encrypts what must not be readable).
+	Files []File
+}
+
+// File is a small file a backup carries beside the volumes.
+type File struct {
+	Name string
+	Body []byte
 }
 
 // Guard hears, before Backup makes each change, what a process that outlives this one must undo if Backup
@@ -55,6 +68,7 @@ type Meta struct {
 	// Images maps each service the backup read from or stopped to its image: the release it ran.
 	Images  map[string]string `json:"images"`
 	Volumes []VolumeMeta      `json:"volumes"`
+	Files   []string          `json:"files,omitempty"`
 }
 
 // VolumeMeta is one copied volume: stored under volumes/<Key>/ in the archive.
@@ -103,6 +117,9 @@ func Backup(ctx context.Context, cli Engine, p *types.Project, path string, opts
 		}
 		meta.Volumes = append(meta.Volumes, VolumeMeta{Key: key, Service: svc, Target: target})
 	}
+	for _, f := range opts.Files {
+		meta.Files = append(meta.Files, f.Name)
+	}
 
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.partial")
 	if err != nil {
@@ -123,7 +140,7 @@ func Backup(ctx context.Context, cli Engine, p *types.Project, path string, opts
 	copyErr := err
 	cw := &countingWriter{w: tmp, progress: progress}
 	if copyErr == nil {
-		copyErr = writeVolumes(ctx, cli, cw, meta, containers)
+		copyErr = writeVolumes(ctx, cli, cw, meta, containers, opts.Files)
 	}
 	// Start again even when the copy failed or ctx ended: the stack must not stay down because of a backup.
 	startErr := startAll(context.WithoutCancel(ctx), cli, stopped, containers)
@@ -144,8 +161,14 @@ func Backup(ctx context.Context, cli Engine, p *types.Project, path string, opts
 	return res, os.Rename(tmp.Name(), path)
 }
 
-func writeVolumes(ctx context.Context, cli Engine, w *countingWriter, meta Meta, containers map[string]string) error {
+func writeVolumes(ctx context.Context, cli Engine, w *countingWriter, meta Meta, containers map[string]string, files []File) error {
 	sw := bundle.NewSealWriter(w, Format)
+	for _, f := range files {
+		hdr := &tar.Header{Name: filesDir + f.Name, Typeflag: tar.TypeReg, Mode: 0o600, Size: int64(len(f.Body)), ModTime: meta.Created}
+		if err := sw.WriteEntry(hdr, bytes.NewReader(f.Body)); err != nil {
+			return fmt.Errorf("write %s: %w", f.Name, err)
+		}
+	}
 	for _, v := range meta.Volumes {
 		rc, err := cli.CopyFromContainer(ctx, containers[v.Service], client.CopyFromContainerOptions{SourcePath: v.Target})
 		if err != nil {

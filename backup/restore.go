@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -63,6 +64,34 @@ func ReadMeta(path string, progress bundle.Progress) (*Meta, error) {
 		return nil, &bundle.CorruptError{Path: path, Reason: "the backup's description is unreadable: " + err.Error()}
 	}
 	return m, nil
+}
+
+// ReadFile checks the archive at path against its seal, then returns the file name that Options.Files put in
+// it; ok is false when the backup holds none of that name.
+func ReadFile(path, name string) (body []byte, ok bool, err error) {
+	meta, err := ReadMeta(path, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	if !slices.Contains(meta.Files, name) {
+		return nil, false, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			return nil, false, fmt.Errorf("read %s from %s: %w", name, path, err)
+		}
+		if hdr.Name == filesDir+name {
+			body, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+			return body, err == nil, err
+		}
+	}
 }
 
 // Restore checks the backup at path, then writes each of its volumes into project p's volume of the same key,

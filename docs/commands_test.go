@@ -161,7 +161,7 @@ func newRunner(t *testing.T) *runner {
 var readOnly = map[string]bool{"config": true, "plan": true, "status": true, "logs": true, "help": true, "completion": true, "": true}
 
 // needEngine are the commands that talk to the Docker engine.
-var needEngine = map[string]bool{"plan": true, "status": true, "logs": true, "up": true, "down": true, "migrate": true}
+var needEngine = map[string]bool{"plan": true, "status": true, "logs": true, "up": true, "down": true, "migrate": true, "upgrade": true}
 
 // check runs one documented command. It returns an error when the doc is wrong, or a reason to skip.
 func (r *runner) check(c docCommand) (skip string, err error) {

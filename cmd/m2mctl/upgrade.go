@@ -173,7 +173,7 @@ func upgradeRun(ctx context.Context, opts *upgradeOptions) error {
 		if backupFile == "" {
 			backupFile = defaultBackupName(from.Name, time.Now())
 		}
-		if _, err := takeBackup(ctx, opts.io, from, backupFile); err != nil {
+		if _, err := takeBackup(ctx, opts.io, from, backupFile, backupExtras{}); err != nil {
 			return fmt.Errorf("%w; nothing was upgraded (pass --no-backup to upgrade without one)", err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -29,16 +30,20 @@ type upgradeRequest struct {
 }
 
 func applyUpgrade(ctx context.Context, opts *upgradeOptions, target deployer.Target, req upgradeRequest) error {
-	prog := newProgress(opts.io, "text")
+	// The rollback gets progress lines of its own, timed from its start.
+	rep := &switchReporter{to: newProgress(opts.io, "text")}
 	start := time.Now()
 	res, err := upgrade.Run(ctx, target, req.from, req.to, upgrade.Options{
-		Up:          deployer.UpOptions{Options: req.dopts, WaitTimeout: opts.waitTimeout, Reporter: prog},
+		Up:          deployer.UpOptions{Options: req.dopts, WaitTimeout: opts.waitTimeout, Reporter: rep},
 		ForwardOnly: []string{settings.ServiceTigerBeetle},
 		Rollback: func(cause error) {
-			fmt.Fprintf(opts.io.ErrOut, "Upgrade failed (%s); putting the previous images back.\n", firstLine(cause.Error()))
+			rep.switchTo(func() *progress {
+				fmt.Fprintf(opts.io.ErrOut, "Upgrade failed (%s); putting the previous images back.\n", firstLine(cause.Error()))
+				return newProgress(opts.io, "text")
+			})
 		},
 	})
-	prog.stop()
+	rep.stop()
 	final := req.toValues
 	if err != nil {
 		final = maps.Clone(req.fromValues)
@@ -180,4 +185,29 @@ func commentedKey(key string) *regexp.Regexp {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return line
+}
+
+// switchReporter passes events to one progress display, which switchTo replaces (stopping the old one).
+type switchReporter struct {
+	mu sync.Mutex
+	to *progress
+}
+
+func (s *switchReporter) Report(e deployer.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.to.Report(e)
+}
+
+func (s *switchReporter) switchTo(next func() *progress) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.to.stop()
+	s.to = next()
+}
+
+func (s *switchReporter) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.to.stop()
 }

@@ -21,10 +21,11 @@ import (
 	"github.com/m2mnet/m2m/stack/settings"
 )
 
-// sibling is another project on the same .env (same cluster id and images), e.g. the fresh project a backup
-// is restored into; it is taken down with its volumes when the test ends.
-func (p *project) sibling() *project {
-	q := &project{t: p.t, name: "m2me2e-" + randomHex(4), dir: p.dir, envFile: p.envFile, profiles: p.profiles}
+// fresh is another project in an empty directory of its own, e.g. on the host a backup is restored on; it is
+// taken down with its volumes when the test ends.
+func (p *project) fresh() *project {
+	dir := p.t.TempDir()
+	q := &project{t: p.t, name: "m2me2e-" + randomHex(4), dir: dir, envFile: filepath.Join(dir, ".env"), profiles: p.profiles}
 	p.t.Cleanup(q.teardown)
 	return q
 }
@@ -102,13 +103,7 @@ func TestBackupKilledMidCopyLeavesTheStackRunningAndNoHalfFile(t *testing.T) {
 	}
 	t.Logf("m2mctl backup killed mid-copy; its guard said:\n%s", stderr.String())
 
-	eventually(t, 3*time.Minute, "the stack healthy again after the killed backup", func() error {
-		if _, code := p.status(); code != 0 {
-			return errNotHealthy
-		}
-		return nil
-	})
-	p.requireHealthy(running...)
+	p.waitHealthy(3*time.Minute, "the stack healthy again after the killed backup")
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("the killed backup left %s", out)
 	}
@@ -123,11 +118,23 @@ func TestBackupKilledMidCopyLeavesTheStackRunningAndNoHalfFile(t *testing.T) {
 	}
 }
 
-var errNotHealthy = errorString("m2mctl status: not every service is healthy")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+// waitHealthy waits until `m2mctl status` says every service is healthy: services started again by a backup
+// are "starting" until their first health check.
+func (p *project) waitHealthy(timeout time.Duration, what string) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, code := p.status(); code == 0 {
+			p.requireHealthy(running...)
+			return
+		}
+		if time.Now().After(deadline) {
+			p.requireHealthy(running...) // fails with the status and logs
+			p.t.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
 
 func TestBackupThenRestoreIntoAFreshProjectGivesTheSameLedger(t *testing.T) {
 	wallTime(t)
@@ -136,11 +143,15 @@ func TestBackupThenRestoreIntoAFreshProjectGivesTheSameLedger(t *testing.T) {
 	p.requireHealthy(running...)
 	file := filepath.Join(t.TempDir(), "node.tar")
 
+	pass := filepath.Join(t.TempDir(), "backup.pass")
+	if err := os.WriteFile(pass, []byte("a passphrase for the e2e backup\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	w := watchReady(p)
 	start := time.Now()
-	p.mustCtl(5*time.Minute, "backup", "--output", file)
+	p.mustCtl(5*time.Minute, "backup", "--output", file, "--with-monitoring", "--env-passphrase-file", pass)
 	took := time.Since(start)
-	down, failed, samples := w.end()
+	down, failed, samples := w.endWhenReady(t, 3*time.Minute)
 	st, err := os.Stat(file)
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +161,7 @@ func TestBackupThenRestoreIntoAFreshProjectGivesTheSameLedger(t *testing.T) {
 	if failed == 0 {
 		t.Error("the watch never saw the connector down during the backup, which stops it: it does not measure")
 	}
-	p.requireHealthy(running...)
+	p.waitHealthy(3*time.Minute, "the stack healthy again after the backup")
 	want, _, _ := p.dataFile(stack.DataFile)
 
 	// What the ledger holds after the backup is not in it: write to the data file behind its back.
@@ -166,16 +177,31 @@ func TestBackupThenRestoreIntoAFreshProjectGivesTheSameLedger(t *testing.T) {
 		t.Fatal("writing to the data file did not change its checksum")
 	}
 
-	fresh := p.sibling()
+	if b, _ := os.ReadFile(file); bytes.Contains(b, []byte(settings.GrafanaPassword+"=")) {
+		t.Error("the backup holds the .env readable")
+	}
+
+	// A new host: no .env, the backup brings it back with the passphrase.
+	fresh := p.fresh()
 	start = time.Now()
-	fresh.mustCtl(6*time.Minute, "restore", file)
+	r := fresh.mustCtl(6*time.Minute, "restore", file, "--env-passphrase-file", pass)
 	t.Logf("restore into a fresh project (then up): %s", time.Since(start).Round(10*time.Millisecond))
+	if !strings.Contains(r.stderr, "Restored 4 volume(s)") || !strings.Contains(r.stderr, "Wrote "+fresh.envFile) {
+		t.Errorf("restore did not say it wrote the .env and the 4 volumes:\n%s", r.stderr)
+	}
+	orig, _ := os.ReadFile(p.envFile)
+	if got, err := os.ReadFile(fresh.envFile); err != nil || !bytes.Equal(got, orig) {
+		t.Errorf("the restored .env differs from the one backed up (%v)", err)
+	}
+	if st, err := os.Stat(fresh.envFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("the restored .env: %v, want mode 0600", st)
+	}
 	fresh.requireHealthy(running...)
 	if got, _, ok := fresh.dataFile(stack.DataFile); !ok || (got != want && !env.images.RealTigerBeetle) {
 		t.Errorf("restored data file sha256 %s, backed up %s", got, want)
 	}
 
-	r := p.ctl(3*time.Minute, "restore", file)
+	r = p.ctl(3*time.Minute, "restore", file)
 	if r.code != 1 || !strings.Contains(r.stderr, "already holds a ledger") || !strings.Contains(r.stderr, "--force") {
 		t.Errorf("restore over a ledger with data, without --force: exit %d, want 1 naming --force:\n%s", r.code, r.stderr)
 	}

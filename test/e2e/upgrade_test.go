@@ -20,7 +20,7 @@ import (
 // and a bad one: it serves, but on 127.0.0.2 only, so its health check (GET 127.0.0.1:8080/health/ready)
 // fails as a release with a broken readiness would. It also tags the TigerBeetle image with a release, so
 // the upgrade's TigerBeetle rules have one to read. All are removed when the test ends.
-func upgradeImages(t *testing.T) (good, bad, ledger string) {
+func upgradeImages(t testing.TB) (good, bad, ledger string) {
 	t.Helper()
 	ctx, cancel := contextWithTimeout(3 * time.Minute)
 	defer cancel()
@@ -49,6 +49,7 @@ type readyWatch struct {
 	down       time.Duration
 	samples    int
 	failed     int
+	lastOK     time.Time
 }
 
 func watchReady(p *project) *readyWatch {
@@ -79,6 +80,8 @@ func watchReady(p *project) *readyWatch {
 			if !ok {
 				w.failed++
 				w.down += now.Sub(last)
+			} else {
+				w.lastOK = now
 			}
 			w.mu.Unlock()
 			last = now
@@ -86,6 +89,26 @@ func watchReady(p *project) *readyWatch {
 		}
 	}()
 	return w
+}
+
+// endWhenReady waits (up to timeout) until /health/ready answers 200 again, then ends the watch: a command
+// that starts the connector and returns before it is ready has not ended the downtime.
+func (w *readyWatch) endWhenReady(t testing.TB, timeout time.Duration) (time.Duration, int, int) {
+	t.Helper()
+	from, deadline := time.Now(), time.Now().Add(timeout)
+	for {
+		w.mu.Lock()
+		ready := w.lastOK.After(from)
+		w.mu.Unlock()
+		if ready {
+			return w.end()
+		}
+		if time.Now().After(deadline) {
+			w.end()
+			t.Fatalf("/health/ready did not answer 200 within %s", timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // end stops the watch and returns how long /health/ready was not 200, and of how many samples.
@@ -129,6 +152,7 @@ func TestUpgradeRollsBackAnUnhealthyConnectorThenTakesAGoodOne(t *testing.T) {
 		"--wait-timeout", "3m", "--backup-output", backup)
 	down, failed, samples := w.end()
 	t.Logf("failed upgrade with backup and rollback: /health/ready not 200 for %s (%d of %d samples)", down.Round(10*time.Millisecond), failed, samples)
+	t.Logf("m2mctl upgrade to the unhealthy connector said:\n%s", r.stderr)
 	if r.code != 1 {
 		t.Fatalf("upgrade to an unhealthy connector: exit %d, want 1\nstderr:\n%s%s", r.code, r.stderr, p.diagnose())
 	}
