@@ -78,11 +78,33 @@ var imageSettings = []struct {
 	setting  string
 	services []string
 }{
-	{settings.TigerBeetleImage, []string{settings.ServiceTigerBeetle, settings.ServiceFormat}},
+	{settings.TigerBeetleImage, ledgerServices()},
 	{settings.ConnectorImage, []string{settings.ServiceConnector, settings.ServiceDiscovery}},
 	{settings.PrometheusImage, []string{settings.ServicePrometheus}},
 	{settings.GrafanaImage, []string{settings.ServiceGrafana}},
 	{settings.JaegerImage, []string{settings.ServiceJaeger}},
+}
+
+// maxReplicas is the most TigerBeetle replicas a stack has (TIGERBEETLE_REPLICA_COUNT: 1, 3 or 6).
+const maxReplicas = 6
+
+// ledgerServices are the services that run the TigerBeetle image: one replica, or replicas 0… with their
+// format one-shots.
+func ledgerServices() []string {
+	out := []string{settings.ServiceTigerBeetle, settings.ServiceFormat}
+	for i := range maxReplicas {
+		out = append(out, stack.ReplicaService(i), stack.ReplicaFormatService(i))
+	}
+	return out
+}
+
+// ledgerReplicas are the long-running ledger services, which an upgrade never takes back to an older release.
+func ledgerReplicas() []string {
+	out := []string{settings.ServiceTigerBeetle}
+	for i := range maxReplicas {
+		out = append(out, stack.ReplicaService(i))
+	}
+	return out
 }
 
 func upgradeRun(ctx context.Context, opts *upgradeOptions) error {
@@ -197,8 +219,10 @@ func runningImages(ctx context.Context, target deployer.Target, project string) 
 			out[r.Service] = r.Image
 		}
 	}
-	for _, svc := range []string{settings.ServiceTigerBeetle, settings.ServiceConnector} {
-		if _, ok := out[svc]; !ok {
+	_, one := out[settings.ServiceTigerBeetle]
+	_, first := out[stack.ReplicaService(0)]
+	for svc, ok := range map[string]bool{settings.ServiceTigerBeetle: one || first, settings.ServiceConnector: out[settings.ServiceConnector] != ""} {
+		if !ok {
 			return nil, fmt.Errorf("project %s has no %s container: there is nothing to upgrade. Deploy it with `m2mctl up -p %s` "+
 				"(or name the deployed project with -p NAME)", project, svc, project)
 		}

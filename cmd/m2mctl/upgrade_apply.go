@@ -35,7 +35,7 @@ func applyUpgrade(ctx context.Context, opts *upgradeOptions, target deployer.Tar
 	start := time.Now()
 	res, err := upgrade.Run(ctx, target, req.from, req.to, upgrade.Options{
 		Up:          deployer.UpOptions{Options: req.dopts, WaitTimeout: opts.waitTimeout, Reporter: rep},
-		ForwardOnly: []string{settings.ServiceTigerBeetle},
+		ForwardOnly: ledgerReplicas(),
 		Rollback: func(cause error) {
 			rep.switchTo(func() *progress {
 				fmt.Fprintf(opts.io.ErrOut, "Upgrade failed (%s); putting the previous images back.\n", firstLine(cause.Error()))
