@@ -56,6 +56,12 @@ func validScheme(s string) bool {
 	return false
 }
 
-func segmentChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '~' || c == '-'
-}
+func segmentChar(c byte) bool { return segmentChars[c] }
+
+// segmentChars marks [a-zA-Z0-9_~-]: every packet's destination is checked a byte at a time.
+var segmentChars = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '~' || c == '-'
+	}
+	return t
+}()

@@ -32,26 +32,56 @@ func parseTimestamp(p []byte) (time.Time, error) {
 	if month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, fmt.Errorf("timestamp %q is not a valid UTC time", p)
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, milli*int(time.Millisecond), time.UTC)
-	if t.Day() != day { // 20170231 normalises to March
+	if day > daysIn(month, year) { // 20170231 would be March
 		return time.Time{}, fmt.Errorf("timestamp %q names a day that does not exist", p)
 	}
-	return t, nil
+	secs := ((daysFromCivil(year, month, day)*24+int64(hour))*60+int64(minute))*60 + int64(sec)
+	return time.Unix(secs, int64(milli)*int64(time.Millisecond)).UTC(), nil
+}
+
+// daysIn is the number of days of month in year, in the proleptic Gregorian calendar that time.Date uses.
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to the date (year ≥ 0): Howard Hinnant's days_from_civil.
+// It replaces time.Date, which normalises and looks up the location, on the path of every packet.
+func daysFromCivil(year, month, day int) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := (year + 400) / 400 // year ≥ −1: shifted so that the division rounds down
+	era--
+	yoe := year - era*400
+	mp := (month + 9) % 12
+	doy := (153*mp+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 // appendTimestamp writes t (in UTC, truncated to the millisecond) as 17 ASCII digits.
 func appendTimestamp(b []byte, t time.Time) ([]byte, error) {
 	t = t.UTC()
-	year := t.Year()
+	year, month, day := t.Date() // once: Year, Month and Day would each work the date out again
 	if year < 0 || year > 9999 {
 		return b, fmt.Errorf("time %s is outside years 0000-9999 and cannot be an ILP timestamp", t)
 	}
+	hour, minute, sec := t.Clock()
 	b = appendDigits(b, year, 4)
-	b = appendDigits(b, int(t.Month()), 2)
-	b = appendDigits(b, t.Day(), 2)
-	b = appendDigits(b, t.Hour(), 2)
-	b = appendDigits(b, t.Minute(), 2)
-	b = appendDigits(b, t.Second(), 2)
+	b = appendDigits(b, int(month), 2)
+	b = appendDigits(b, day, 2)
+	b = appendDigits(b, hour, 2)
+	b = appendDigits(b, minute, 2)
+	b = appendDigits(b, sec, 2)
 	return appendDigits(b, t.Nanosecond()/int(time.Millisecond), 3), nil
 }
 
