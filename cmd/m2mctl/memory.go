@@ -21,18 +21,26 @@ func warnLowMemory(ctx context.Context, w io.Writer, project *types.Project, tar
 	if _, ok := project.Services[settings.ServiceTigerBeetle]; !ok {
 		return
 	}
+	if line := engineMemoryWarning(ctx, target); line != "" {
+		fmt.Fprintln(w, line)
+	}
+}
+
+// engineMemoryWarning is the line warnLowMemory prints when the target's nodes have too little memory for
+// TigerBeetle, or "".
+func engineMemoryWarning(ctx context.Context, target deployer.Target) string {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	nodes, err := target.Nodes(ctx)
 	if err != nil {
-		return
+		return ""
 	}
 	for _, n := range nodes {
 		if line := lowMemoryWarning(n.Memory); line != "" {
-			fmt.Fprintln(w, line)
-			return
+			return line
 		}
 	}
+	return ""
 }
 
 // lowMemoryWarning is the line warnLowMemory prints for an engine with total bytes of memory, or "".

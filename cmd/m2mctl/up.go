@@ -10,9 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 
 	"github.com/m2mnet/m2m/deployer"
+	"github.com/m2mnet/m2m/stack/settings"
 )
 
 type upOptions struct {
@@ -77,16 +79,11 @@ func upRun(ctx context.Context, opts *upOptions) error {
 		}
 	}
 	opts.flags.warn = opts.io.ErrOut
-	project, err := opts.flags.loadProject(ctx)
-	if err != nil {
-		return err
-	}
-	target, err := opts.flags.open(ctx)
+	project, target, err := opts.loadAndOpen(ctx)
 	if err != nil {
 		return err
 	}
 	defer target.Close()
-	warnLowMemory(ctx, opts.io.ErrOut, project, target)
 	dopts := opts.flags.deployOptions(project, opts.pull)
 	dopts.RemoveOrphans = opts.removeOrphans
 	if opts.dryRun {
@@ -265,4 +262,41 @@ func byteSize(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// loadAndOpen loads the stack while it connects to the target and asks the engine about its memory: one
+// after the other they were most of the time of an up with nothing to do. A problem in the .env is reported
+// before one with the engine, as when they ran in turn.
+func (opts *upOptions) loadAndOpen(ctx context.Context) (*types.Project, deployer.Target, error) {
+	type opened struct {
+		target  deployer.Target
+		warning string
+		err     error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		t, err := opts.flags.open(ctx)
+		o := opened{target: t, err: err}
+		if err == nil {
+			o.warning = engineMemoryWarning(ctx, t)
+		}
+		ch <- o
+	}()
+	project, err := opts.flags.loadProject(ctx)
+	if err != nil {
+		go func() {
+			if o := <-ch; o.err == nil {
+				o.target.Close()
+			}
+		}()
+		return nil, nil, err
+	}
+	o := <-ch
+	if o.err != nil {
+		return nil, nil, o.err
+	}
+	if _, ok := project.Services[settings.ServiceTigerBeetle]; ok && o.warning != "" {
+		fmt.Fprintln(opts.io.ErrOut, o.warning)
+	}
+	return project, o.target, nil
 }
