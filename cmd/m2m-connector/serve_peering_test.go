@@ -91,11 +91,12 @@ func TestTwoConnectorsFindEachOtherThroughTheRegistryAndForwardAPayment(t *testi
 
 	// Before the children connect, a connected peer can only be the other node, found through the registry.
 	for _, n := range []*peeringNode{a, b} {
-		deadline := time.Now().Add(10 * time.Second)
+		// A generous cap: the event is usually seconds away, but a loaded machine can take much longer.
+		deadline := time.Now().Add(30 * time.Second)
 		var h healthPeers
 		for getJSON(t, n.proc.base+"/health", &h); h.Peers.Connected < 1 || h.Peers.Discovered != 1; getJSON(t, n.proc.base+"/health", &h) {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s /health peers = %+v after 10 s; want discovered 1, connected ≥ 1\n%s", n.id, h.Peers, n.proc.logs.text())
+				t.Fatalf("%s /health peers = %+v after 30 s; want discovered 1, connected ≥ 1\n%s", n.id, h.Peers, n.proc.logs.text())
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
