@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/m2mnet/m2m/connector/ilp"
+	"github.com/m2mnet/m2m/internal/atomicfile"
 )
 
 // Registry defaults.
@@ -286,11 +287,12 @@ var (
 )
 
 // removeStaleTemps deletes the temp files that writes interrupted by a crash left behind (the state file
-// itself is replaced by rename, so it is never partial) and returns how many there were.
+// itself is replaced by rename, so it is never partial) and returns how many there were. Releases before the
+// snapshot went through atomicfile named them .registry.json.*.tmp; those go too.
 func removeStaleTemps(dir string) int {
-	stale, _ := filepath.Glob(filepath.Join(dir, "."+StateFileName+".*.tmp"))
-	n := 0
-	for _, f := range stale {
+	n, _ := atomicfile.RemoveStale(filepath.Join(dir, StateFileName))
+	legacy, _ := filepath.Glob(filepath.Join(dir, "."+StateFileName+".*.tmp"))
+	for _, f := range legacy {
 		if os.Remove(f) == nil {
 			n++
 		}

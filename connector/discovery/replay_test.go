@@ -172,7 +172,8 @@ func TestStaleTempFilesAreRemovedAtStart(t *testing.T) {
 	dir := t.TempDir()
 	_, base := startRegistry(t, RegistryConfig{DataDir: dir})
 	newTestNode(t, "alice").announce(t, base)
-	stale := []string{"." + StateFileName + ".123.tmp", "." + StateFileName + ".abc.tmp"}
+	stale := []string{"." + StateFileName + ".tmp-123", "." + StateFileName + ".abc.tmp"} // atomicfile's, and older releases'
+
 	for _, f := range stale {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte("{partial"), 0o600); err != nil {
 			t.Fatal(err)

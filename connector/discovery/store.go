@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/m2mnet/m2m/internal/atomicfile"
 )
 
 // StateFileName is the registry's snapshot inside its data directory; LogFileName is the append-only log of
@@ -300,33 +302,8 @@ func writeState(dir string, st stateFile) error {
 	if err != nil {
 		return fmt.Errorf("encode registry state: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+StateFileName+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write registry state in %s: %w", dir, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp.Name(), err)
-	}
-	path := filepath.Join(dir, StateFileName)
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open %s to fsync it: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
+	if err := atomicfile.Write(filepath.Join(dir, StateFileName), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write registry state: %w", err)
 	}
 	return nil
 }

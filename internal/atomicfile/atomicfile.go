@@ -19,7 +19,7 @@ var ErrNotDurable = errors.New("the rename may not survive a power loss")
 // removed on failure. perm is applied to the file itself, whatever the umask.
 func Write(path string, data []byte, perm fs.FileMode) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, tempPrefix(path)+"*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -55,4 +55,38 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// tempPrefix starts the name of every temporary file Write makes for path.
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
+// RemoveStale deletes the temporary files that Write calls for path left behind when the process died between
+// creating and renaming them (path itself is replaced by rename, so it is never partial), and returns how many
+// it removed.
+func RemoveStale(path string) (int, error) {
+	stale, err := filepath.Glob(filepath.Join(filepath.Dir(path), globEscape(tempPrefix(path))+"*"))
+	if err != nil {
+		return 0, fmt.Errorf("list stale temporary files of %s: %w", path, err)
+	}
+	n := 0
+	for _, f := range stale {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, fmt.Errorf("remove stale temporary file: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// globEscape quotes the characters filepath.Match treats specially.
+func globEscape(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', '\\':
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
 }

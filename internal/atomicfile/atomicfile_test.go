@@ -56,3 +56,32 @@ func TestWriteOverADirectoryFailsAndRemovesItsTemporary(t *testing.T) {
 		t.Fatalf("directory holds %d entries; want the temporary removed", len(entries))
 	}
 }
+
+func TestRemoveStaleRemovesOnlyThisFilesTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state[1].json") // a name with glob characters
+	if err := atomicfile.Write(path, []byte("kept"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stale := []string{".state[1].json.tmp-1", ".state[1].json.tmp-abc"}
+	others := []string{".state1.json.tmp-1", ".other.json.tmp-1", "state[1].json.bak"}
+	for _, f := range append(stale, others...) {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("{partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := atomicfile.RemoveStale(path)
+	if err != nil || n != len(stale) {
+		t.Fatalf("RemoveStale = %d, %v; want %d, nil", n, err, len(stale))
+	}
+	for _, f := range stale {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s still there: %v", f, err)
+		}
+	}
+	for _, f := range append(others, "state[1].json") {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s was removed or unreadable: %v", f, err)
+		}
+	}
+}
