@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strconv"
@@ -41,21 +40,6 @@ func TestMain(m *testing.M) {
 func buildConnector(t *testing.T) string {
 	t.Helper()
 	return testenv.Command(t, "m2m-connector")
-}
-
-// standinEVMNode answers eth_chainId and eth_blockNumber over real HTTP on 127.0.0.1.
-func standinEVMNode(t *testing.T) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			ID     int    `json:"id"`
-			Method string `json:"method"`
-		}
-		json.NewDecoder(r.Body).Decode(&req)
-		json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID,
-			"result": map[string]string{"eth_chainId": "0x2105", "eth_blockNumber": "0x99"}[req.Method]})
-	}))
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 func devEnviron(rpcURL string) []string {

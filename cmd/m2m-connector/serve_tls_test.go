@@ -22,6 +22,7 @@ import (
 	"github.com/m2mnet/m2m/connector/ilp"
 	"github.com/m2mnet/m2m/connector/tlsserve"
 	"github.com/m2mnet/m2m/internal/testenv"
+	"github.com/m2mnet/m2m/test/standin/evmnode"
 	"github.com/m2mnet/m2m/test/standin/pebble"
 )
 
@@ -63,7 +64,7 @@ func acmeEnviron(t *testing.T, port int, dir, caFile string) []string {
 
 func TestConnectorWithACMEServesWSSAndAPeerTrustingTheCAForwardsAPacket(t *testing.T) {
 	bin := buildConnector(t)
-	rpc := standinEVMNode(t).URL
+	rpc := evmnode.Start(t).URL
 	portA, portB := testenv.FreePort(t), testenv.FreePort(t)
 	ca := pebble.Start(t, pebble.Options{TLSPort: portA})
 	bundle := writeFile(t, "ca.pem", ca.APICertPEM, ca.RootPEM) // to reach the ACME API, and to trust what it issues
@@ -132,7 +133,7 @@ func TestConnectorWithTheCADownIsNotReadyNamingTLSThenReadyWhenItComesBack(t *te
 	}
 	caAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	bundle := writeFile(t, "ca.pem", api.PEM)
-	p := startConnector(t, bin, append(devEnviron(standinEVMNode(t).URL), acmeEnviron(t, port, "https://"+caAddr+"/dir", bundle)...))
+	p := startConnector(t, bin, append(devEnviron(evmnode.Start(t).URL), acmeEnviron(t, port, "https://"+caAddr+"/dir", bundle)...))
 	testenv.WaitFor(t, 30*time.Second, "a log of the failed attempt to obtain a certificate", func() bool {
 		return p.logs.find("could not obtain a TLS certificate; retrying") != nil
 	})
@@ -168,7 +169,7 @@ func TestRegistryServesHTTPSWithAnACMECertificateAndAConnectorAnnouncesToIt(t *t
 		"--allow-private", "--tls", "acme", "--tls-domain", tlsDomain, "--acme-ca", ca.DirectoryURL, "--acme-data-dir", t.TempDir(), "--tls-ca-file", bundle)
 
 	n := newPeeringNode(t, "node-c", "payer")
-	n.start(t, bin, standinEVMNode(t).URL, registry, "TLS_CA_FILE="+bundle)
+	n.start(t, bin, evmnode.Start(t).URL, registry, "TLS_CA_FILE="+bundle)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: rootsOf(t, ca.RootPEM)}}}
 	deadline := time.Now().Add(60 * time.Second)
 	for {

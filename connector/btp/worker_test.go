@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/m2mnet/m2m/connector/ilp"
+
+	"github.com/m2mnet/m2m/internal/testenv"
 )
 
 // TestAnswerStaysIntactWhileTheSessionReadsOn: the messages are read into reused buffers, so an answer the
@@ -78,34 +80,22 @@ func TestWorkersAreReusedThenRetired(t *testing.T) {
 	}
 	close(release)
 	wg.Wait()
-	waitFor(t, func() bool { return srv.idle.Load() == burst }, "every worker of the burst waits for more work")
+	testenv.WaitFor(t, 30*time.Second, "every worker of the burst waits for more work", func() bool { return srv.idle.Load() == burst })
 
 	// The next packet goes to one of the idle workers rather than to a new one.
 	if _, err := cli.SendPrepare(t.Context(), prepareTo(t, "test.again")); err != nil {
 		t.Fatal(err)
 	}
 	<-arrived
-	waitFor(t, func() bool { return srv.idle.Load() == burst }, "the worker that answered is idle again, and no other was started")
+	testenv.WaitFor(t, 30*time.Second, "the worker that answered is idle again, and no other was started", func() bool { return srv.idle.Load() == burst })
 
 	for srv.idle.Load() > 0 {
 		before := srv.idle.Load()
 		srv.retireIdle()
-		waitFor(t, func() bool { return srv.idle.Load() < before }, "retireIdle ends idle workers")
+		testenv.WaitFor(t, 30*time.Second, "retireIdle ends idle workers", func() bool { return srv.idle.Load() < before })
 	}
 	if _, err := cli.SendPrepare(t.Context(), prepareTo(t, "test.later")); err != nil {
 		t.Fatalf("a Prepare after every worker retired: %v", err)
-	}
-}
-
-// waitFor polls cond, which the session's own goroutines make true, for at most 10 s.
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -127,13 +117,13 @@ func TestSessionEndReleasesWorkersAndWaiters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, func() bool { return srv.idle.Load() >= 1 }, "a worker waits for more work")
+	testenv.WaitFor(t, 30*time.Second, "a worker waits for more work", func() bool { return srv.idle.Load() >= 1 })
 
 	held := make(chan error, 1)
 	go func() { _, err := cli.SendPrepare(t.Context(), prepareTo(t, "test.hold")); held <- err }()
 	<-arrived
 	_ = srv.Close()
-	waitFor(t, func() bool { return srv.idle.Load() == 0 }, "the idle workers exit once the session ended")
+	testenv.WaitFor(t, 30*time.Second, "the idle workers exit once the session ended", func() bool { return srv.idle.Load() == 0 })
 	select {
 	case err := <-held:
 		if !errors.Is(err, ErrClosed) {
