@@ -61,7 +61,7 @@ bench-day2: ## downtime of m2mctl backup and of a connector upgrade (/health/rea
 
 bench-discovery: ## discovery registry under load (real binary), 304 server time, and the 100,000-node feed and 10,000-node peer-selection simulations
 	set -o pipefail; M2M_BENCH=1 $(GO) test -count=1 -run '^TestBenchDiscoveryRegistry$$' -v ./cmd/m2m-connector/ | grep -E '^\s+discovery_bench|^(ok|FAIL|---)'
-	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkNotModified$$' -benchtime 20000x ./connector/discovery/
+	$(GO) test -count=1 -run '^$$' -bench '^(BenchmarkNotModified|BenchmarkListPage)$$' -benchtime 2000x ./connector/discovery/
 	set -o pipefail; M2M_SIM=1 $(GO) test -count=1 -timeout 60m -run '^TestSimulate' -v ./connector/discovery/ | grep -E '^\s+sim_test|^(ok|FAIL|---)'
 
 image-local: ## build the connector image from a static binary, no registry needed
