@@ -56,8 +56,8 @@ bench-ilp: ## ILP forwarding throughput/latency and codec speed, BENCH_COUNT sam
 bench-up: ## m2mctl up against docker compose up -d --wait (set M2M_COMPOSE_BIN)
 	$(GO) test -run '^$$' -bench 'BenchmarkUp' -benchtime 5x -timeout 40m -v ./test/e2e/
 
-bench-day2: ## downtime of m2mctl backup and of a connector upgrade (/health/ready not 200), BENCH_COUNT rounds
-	$(GO) test -run '^$$' -bench '^BenchmarkDay2Downtime$$' -benchtime $(BENCH_COUNT)x -timeout 40m -v ./test/e2e/
+bench-day2: ## images save/load of the whole stack, backup/restore and upgrade times, and /health/ready downtime during backup and upgrade, BENCH_COUNT rounds
+	$(GO) test -run '^$$' -bench '^BenchmarkDay2$$' -benchtime $(BENCH_COUNT)x -timeout 40m -v ./test/e2e/
 
 bench-discovery: ## discovery registry under load (real binary), 304 server time, and the 100,000-node feed and 10,000-node peer-selection simulations
 	set -o pipefail; M2M_BENCH=1 $(GO) test -count=1 -run '^TestBenchDiscoveryRegistry$$' -v ./cmd/m2m-connector/ | grep -E '^\s+discovery_bench|^(ok|FAIL|---)'

@@ -115,6 +115,13 @@ func takeBackup(ctx context.Context, io *ioStreams, project *types.Project, out 
 		return nil, err
 	}
 	defer cli.Close()
+	if _, one := project.Services[settings.ServiceTigerBeetle]; !one {
+		if _, replicas := project.Services[stack.ReplicaService(0)]; replicas {
+			return nil, fmt.Errorf("cannot back up project %s: its ledger has several replicas (%s), and backup copies "+
+				"a single replica's data file only; back up each replica's volume from a stopped replica by hand for now",
+				project.Name, settings.TigerBeetleReplicaCount)
+		}
+	}
 	stop := append(dependents(project, settings.ServiceTigerBeetle), settings.ServiceTigerBeetle)
 	volumes := ledgerVolumes
 	if extras.monitoring {

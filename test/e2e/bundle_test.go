@@ -18,33 +18,7 @@ import (
 // removed, refused from a damaged copy, loaded, and `up --pull never` brings the stack up healthy.
 func TestImagesSavedRemovedAndLoadedThenUpNeedsNoRegistry(t *testing.T) {
 	wallTime(t)
-	prefix := "m2me2e-bundle-" + randomHex(3)
-	bases := map[string]string{
-		settings.ConnectorImage: env.images.Connector, settings.TigerBeetleImage: env.images.TigerBeetle,
-		settings.PrometheusImage: env.images.Prometheus, settings.GrafanaImage: env.images.Grafana,
-		settings.JaegerImage: env.images.TigerBeetle, // profile tracing: saved, never run here
-	}
-	refs := map[string]string{}
-	ctx, cancel := contextWithTimeout(10 * time.Minute)
-	defer cancel()
-	for setting, base := range bases {
-		ref := fmt.Sprintf("%s/%s:1", prefix, strings.ToLower(strings.TrimSuffix(setting, "_IMAGE")))
-		refs[setting] = ref
-		t.Cleanup(func() { env.cli.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true}) })
-		df := fmt.Sprintf("FROM %s\nLABEL io.m2m.e2e.bundle=%s\n", base, prefix)
-		if err := buildContext(ctx, env.cli, ref, map[string][]byte{"Dockerfile": []byte(df)}, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	present := func() []string {
-		var out []string
-		for _, ref := range refs {
-			if _, err := env.cli.ImageInspect(ctx, ref); err == nil {
-				out = append(out, ref)
-			}
-		}
-		return out
-	}
+	refs, present := bundleImages(t)
 	p := newProject(t, projectOptions{settings: refs})
 	file := filepath.Join(t.TempDir(), "m2m-images.tar")
 
@@ -55,11 +29,7 @@ func TestImagesSavedRemovedAndLoadedThenUpNeedsNoRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("images save: %d images, %d bytes in %s", len(refs), st.Size(), time.Since(start).Round(10*time.Millisecond))
-	for _, ref := range refs {
-		if _, err := env.cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	removeImages(t, refs)
 	if got := present(); len(got) > 0 {
 		t.Fatalf("images still present after removal: %v", got)
 	}
@@ -93,4 +63,52 @@ func TestImagesSavedRemovedAndLoadedThenUpNeedsNoRegistry(t *testing.T) {
 	}
 	p.up()
 	p.requireHealthy(running...)
+}
+
+// bundleImages builds each image the stack uses as an image of its own (FROM the run's image, one more label),
+// so that removing it removes it, and returns their references by setting and a func listing those present.
+func bundleImages(t testing.TB) (map[string]string, func() []string) {
+	t.Helper()
+	prefix := "m2me2e-bundle-" + randomHex(3)
+	bases := map[string]string{
+		settings.ConnectorImage: env.images.Connector, settings.TigerBeetleImage: env.images.TigerBeetle,
+		settings.PrometheusImage: env.images.Prometheus, settings.GrafanaImage: env.images.Grafana,
+		settings.JaegerImage: env.images.TigerBeetle, // profile tracing: saved, never run here
+	}
+	refs := map[string]string{}
+	ctx, cancel := contextWithTimeout(10 * time.Minute)
+	defer cancel()
+	for setting, base := range bases {
+		ref := fmt.Sprintf("%s/%s:1", prefix, strings.ToLower(strings.TrimSuffix(setting, "_IMAGE")))
+		refs[setting] = ref
+		t.Cleanup(func() { env.cli.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true}) })
+		df := fmt.Sprintf("FROM %s\nLABEL io.m2m.e2e.bundle=%s\n", base, prefix)
+		if err := buildContext(ctx, env.cli, ref, map[string][]byte{"Dockerfile": []byte(df)}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	present := func() []string {
+		ctx, cancel := contextWithTimeout(time.Minute)
+		defer cancel()
+		var out []string
+		for _, ref := range refs {
+			if _, err := env.cli.ImageInspect(ctx, ref); err == nil {
+				out = append(out, ref)
+			}
+		}
+		return out
+	}
+	return refs, present
+}
+
+// removeImages removes the images by reference.
+func removeImages(t testing.TB, refs map[string]string) {
+	t.Helper()
+	ctx, cancel := contextWithTimeout(2 * time.Minute)
+	defer cancel()
+	for _, ref := range refs {
+		if _, err := env.cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
