@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -37,6 +38,9 @@ func newCmdBackupGuard(io *ioStreams) *cobra.Command {
 // guardRun reads the backup's lines (partial PATH, stopping SERVICE ID, done) until its pipe closes; without
 // "done" it undoes what they announced.
 func guardRun(ctx context.Context, in io.Reader, errOut io.Writer) error {
+	// Its stderr is the backup's, which may be a pipe whose reader died with it: a write there must not kill
+	// the guard before it has started the services again.
+	signal.Ignore(syscall.SIGPIPE, syscall.SIGHUP)
 	var partial string
 	type stopped struct{ service, id string }
 	var stops []stopped
