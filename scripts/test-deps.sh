@@ -3,6 +3,7 @@
 #   /bin/busybox        statically linked (busybox-static): the deployer tests put it in FROM-scratch images
 #   /usr/bin/prometheus and promtool (prometheus): the e2e image of Prometheus, the alert-rule tests
 #   gcc and the C headers (gcc, libc6-dev): the TigerBeetle client is cgo
+#   fuse-overlayfs, ip (iproute2), iptables: the test swarm's namespaced engines (internal/testenv/swarm.go)
 # Run as root on Debian or Ubuntu, it installs what is missing; otherwise it prints the command and fails.
 # `make test` and .ci/run both call it. --check only reports.
 set -euo pipefail
@@ -26,6 +27,16 @@ if ! command -v gcc >/dev/null; then
 fi
 if [ ! -e /usr/include/stdio.h ]; then
   need libc6-dev "the C library headers are missing (/usr/include/stdio.h)"
+fi
+
+if ! command -v fuse-overlayfs >/dev/null; then
+  need fuse-overlayfs "fuse-overlayfs is missing (storage of the test swarm's namespaced engines)"
+fi
+if ! command -v ip >/dev/null; then
+  need iproute2 "ip is missing (network namespaces of the test swarm)"
+fi
+if ! command -v iptables >/dev/null; then
+  need iptables "iptables is missing (the test swarm's bridge rule)"
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+
+	"github.com/m2mnet/m2m/internal/testenv"
+	"github.com/m2mnet/m2m/stack"
+	"github.com/m2mnet/m2m/stack/settings"
+	"github.com/m2mnet/m2m/templates"
+	"github.com/m2mnet/m2m/test/standin/evmnode"
+)
+
+// swarmProject is a project deployed to a test swarm of n namespaced engines: replica i is on node i, the
+// edge (connector, monitoring, BTP) on node 0, the test's images loaded into every node.
+type swarmProject struct {
+	*project
+	swarm *testenv.Swarm
+}
+
+func newSwarmProject(t *testing.T, replicas int) *swarmProject {
+	t.Helper()
+	s := testenv.NewSwarm(t, replicas)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := s.LoadImages(ctx, env.images.Connector, env.images.TigerBeetle, env.images.Prometheus, env.images.Grafana); err != nil {
+		t.Fatal(err)
+	}
+	addrs := make([]string, replicas)
+	for i, n := range s.Nodes {
+		addrs[i] = n.IP + ":3000"
+		labels := map[string]string{stack.NodeLabelReplica: fmt.Sprint(i)}
+		if i == 0 {
+			labels[stack.NodeLabelEdge] = "true"
+		}
+		if err := s.LabelNode(ctx, i, labels); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The EVM stand-in where the nodes reach this machine.
+	evm, err := evmnode.Listen(net.JoinHostPort(s.Gateway, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { evm.Close() })
+	p := newProject(t, projectOptions{settings: map[string]string{
+		settings.BaseRPCURL:   evm.URL,
+		settings.DeployTarget: settings.TargetSwarm, settings.TigerBeetleReplicaCount: fmt.Sprint(replicas),
+		settings.TigerBeetleReplicaAddresses: strings.Join(addrs, ","), settings.ProjectName: "",
+	}})
+	p.set(map[string]string{settings.ProjectName: p.name, settings.BTPPort: fmt.Sprint(testenv.FreePort(t))})
+	return &swarmProject{project: p, swarm: s}
+}
+
+// stackDeploy writes the stack file with `m2mctl config --target swarm` and deploys it with the docker CLI
+// against the manager, waiting until the services converge, as an operator without m2mctl would.
+func (p *swarmProject) stackDeploy(t *testing.T) {
+	t.Helper()
+	if _, err := templates.Materialize(p.dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(p.dir, stack.ConfigDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := p.mustCtl(time.Minute, "config", "--target", "swarm")
+	file := filepath.Join(p.dir, "stack.yml")
+	if err := os.WriteFile(file, []byte(r.stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	values, err := settings.Load(p.envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for key, setting := range map[string]string{stack.SecretGrafanaPassword: settings.GrafanaPassword, stack.SecretNodeKey: settings.NodePrivateKey} {
+		if values.String(setting) == "" {
+			continue
+		}
+		if _, err := p.swarm.Manager().Client.SecretCreate(ctx, client.SecretCreateOptions{Spec: swarm.SecretSpec{
+			Annotations: swarm.Annotations{Name: p.name + "_" + key}, Data: []byte(values.String(setting))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// docker stack deploy reads no .env: the operator exports it (set -a; . ./.env).
+	cmd := exec.CommandContext(ctx, "docker", "-H", p.swarm.Manager().Host, "stack", "deploy", "--detach=false",
+		"--resolve-image", "never", "-c", file, p.name)
+	cmd.Dir = p.dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + p.dir}
+	for k, v := range values {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker stack deploy: %v\n%s\n%s", err, lastLines(string(out), 10), p.taskReport())
+	}
+	t.Logf("docker stack deploy → converged in %s", time.Since(start).Round(100*time.Millisecond))
+}
+
+// tasks lists the tasks of the stack's service.
+func (p *swarmProject) tasks(ctx context.Context, service string) []swarm.Task {
+	p.t.Helper()
+	res, err := p.swarm.Manager().Client.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", p.name+"_"+service)})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return res.Items
+}
+
+// nodeOf returns the index of the test node with swarm id id, or -1.
+func (p *swarmProject) nodeOf(id string) int {
+	for _, n := range p.swarm.Nodes {
+		if n.ID == id {
+			return n.Index
+		}
+	}
+	return -1
+}
+
+// taskReport says, for a failure message, every task of the stack: service, node, state and error.
+func (p *swarmProject) taskReport() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := p.swarm.Manager().Client.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("label", "com.docker.stack.namespace="+p.name)})
+	if err != nil {
+		return err.Error()
+	}
+	services := map[string]string{}
+	if sl, err := p.swarm.Manager().Client.ServiceList(ctx, client.ServiceListOptions{}); err == nil {
+		for _, s := range sl.Items {
+			services[s.ID] = s.Spec.Name
+		}
+	}
+	var b strings.Builder
+	for _, task := range res.Items {
+		fmt.Fprintf(&b, "%s on node %d: %s %s %s\n", services[task.ServiceID], p.nodeOf(task.NodeID), task.Status.State, task.Status.Message, task.Status.Err)
+	}
+	for id, name := range services {
+		if !strings.HasSuffix(name, "_"+settings.ServiceConnector) {
+			continue
+		}
+		logs, err := p.swarm.Manager().Client.ServiceLogs(ctx, id, client.ServiceLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "15"})
+		if err != nil {
+			continue
+		}
+		raw, _ := io.ReadAll(logs)
+		logs.Close()
+		fmt.Fprintf(&b, "%s logs:\n%s\n", name, raw)
+	}
+	return b.String()
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
