@@ -47,6 +47,25 @@ func Project(ctx context.Context, v settings.Values, opts LoadOptions) (*types.P
 	if err != nil {
 		return nil, err
 	}
+	return load(ctx, body, opts)
+}
+
+// SwarmStack is Project for a Docker Swarm: the stack of SwarmProject, loaded back as the docker CLI would
+// load its stack file.
+func SwarmStack(ctx context.Context, v settings.Values, opts LoadOptions) (*types.Project, error) {
+	p, err := SwarmProject(v, opts.Profiles)
+	if err != nil {
+		return nil, err
+	}
+	body, err := p.MarshalYAML()
+	if err != nil {
+		return nil, fmt.Errorf("marshal stack %s: %w", p.Name, err)
+	}
+	opts.Profiles = nil // already applied
+	return load(ctx, body, opts)
+}
+
+func load(ctx context.Context, body []byte, opts LoadOptions) (*types.Project, error) {
 	name := opts.ProjectName
 	if name == "" {
 		name = ProjectName

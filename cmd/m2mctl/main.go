@@ -50,7 +50,9 @@ func main() {
 }
 
 func run(ctx context.Context, io *ioStreams, args []string) int {
-	root := newRootCmd(io, openEngine)
+	choice := &targetChoice{engine: openEngine}
+	root := newRootCmd(io, choice.open)
+	root.PersistentPreRunE = choice.preRun
 	root.SetArgs(args)
 	root.SetIn(io.In)
 	root.SetOut(io.Out)

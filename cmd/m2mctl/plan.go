@@ -64,7 +64,11 @@ func (f *deployFlags) projectFor(ctx context.Context, values settings.Values) (*
 	if err != nil {
 		return nil, err
 	}
-	return stack.Project(ctx, values, stack.LoadOptions{
+	load := stack.Project
+	if values.String(settings.DeployTarget) == settings.TargetSwarm {
+		load = stack.SwarmStack
+	}
+	return load(ctx, values, stack.LoadOptions{
 		ProjectName: f.project, WorkingDir: dir, Profiles: f.profiles, Environment: values,
 	})
 }

@@ -158,7 +158,8 @@ func printStatus(w io.Writer, rep statusReport) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tSTATE\tHEALTH\tUPTIME\tRESTARTS\tPORTS\tIMAGE")
+	nodes := slices.ContainsFunc(rep.Services, func(s deployer.ServiceStatus) bool { return s.Node != "" })
+	fmt.Fprintln(tw, "SERVICE\tSTATE\tHEALTH\tUPTIME\tRESTARTS\tPORTS\tIMAGE"+map[bool]string{true: "\tNODE"}[nodes])
 	for _, r := range rep.Services {
 		health := r.Health
 		if health == "" {
@@ -171,7 +172,11 @@ func printStatus(w io.Writer, rep statusReport) error {
 		if r.OOMKilled {
 			state += " OOM"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Service, state, health, dash(r.Uptime), r.Restarts, dash(strings.Join(r.Ports, ", ")), dash(r.Image))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s", r.Service, state, health, dash(r.Uptime), r.Restarts, dash(strings.Join(r.Ports, ", ")), dash(r.Image))
+		if nodes {
+			fmt.Fprintf(tw, "\t%s", dash(r.Node))
+		}
+		fmt.Fprintln(tw)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

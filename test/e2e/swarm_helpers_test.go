@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
@@ -60,6 +66,9 @@ func newSwarmProject(t *testing.T, replicas int) *swarmProject {
 		settings.TigerBeetleReplicaAddresses: strings.Join(addrs, ","), settings.ProjectName: "",
 	}})
 	p.set(map[string]string{settings.ProjectName: p.name, settings.BTPPort: fmt.Sprint(testenv.FreePort(t))})
+	// The swarm goes away with its engines, volumes included (NewSwarm's cleanup); the project's own teardown,
+	// which runs first, then only sweeps this machine's engine, where nothing of the stack is.
+	t.Cleanup(func() { p.set(map[string]string{settings.DeployTarget: settings.TargetCompose}) })
 	return &swarmProject{project: p, swarm: s}
 }
 
@@ -165,4 +174,109 @@ func (p *swarmProject) taskReport() string {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// replicaSum is the SHA-256 of replica i's data file, read on its node through a created, never-started
+// container that mounts the replica's volume; "" when there is no file.
+func (p *swarmProject) replicaSum(i int) string {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cli := p.swarm.Nodes[i].Client
+	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{Image: env.images.TigerBeetle},
+		HostConfig: &container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeVolume,
+			Source: p.name + "_" + stack.ReplicaVolume(i), Target: "/data", ReadOnly: true}}},
+	})
+	if err != nil {
+		p.t.Fatalf("look into replica %d's volume: %v", i, err)
+	}
+	defer cli.ContainerRemove(ctx, created.ID, client.ContainerRemoveOptions{Force: true})
+	res, err := cli.CopyFromContainer(ctx, created.ID, client.CopyFromContainerOptions{SourcePath: stack.ReplicaDataFile(i)})
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return ""
+		}
+		p.t.Fatalf("copy replica %d's data file: %v", i, err)
+	}
+	defer res.Content.Close()
+	tr := tar.NewReader(res.Content)
+	if _, err := tr.Next(); err != nil {
+		p.t.Fatal(err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, tr); err != nil {
+		p.t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// mustSwarmCtl is swarmCtl that fails the test unless m2mctl exits 0, showing the stack's tasks.
+func (p *swarmProject) mustSwarmCtl(timeout time.Duration, args ...string) result {
+	p.t.Helper()
+	r := p.swarmCtl(timeout, args...)
+	if r.code != 0 {
+		p.t.Fatalf("m2mctl %s: exit %d\nstderr:\n%s\nstdout:\n%s\n%s", strings.Join(args, " "), r.code, lastLines(r.stderr, 30), r.stdout, p.taskReport())
+	}
+	return r
+}
+
+// swarmCtl runs m2mctl against the swarm's manager.
+func (p *swarmProject) swarmCtl(timeout time.Duration, args ...string) result {
+	p.t.Helper()
+	old, had := os.LookupEnv("DOCKER_HOST")
+	os.Setenv("DOCKER_HOST", p.swarm.Manager().Host)
+	defer func() {
+		if had {
+			os.Setenv("DOCKER_HOST", old)
+		} else {
+			os.Unsetenv("DOCKER_HOST")
+		}
+	}()
+	return p.ctl(timeout, args...)
+}
+
+// services returns the stack's services by name, with their versions.
+func (p *swarmProject) serviceVersions(ctx context.Context) map[string]uint64 {
+	p.t.Helper()
+	res, err := p.swarm.Manager().Client.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", "com.docker.stack.namespace="+p.name)})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	out := map[string]uint64{}
+	for _, s := range res.Items {
+		out[strings.TrimPrefix(s.Spec.Name, p.name+"_")] = s.Version.Index
+	}
+	return out
+}
+
+// checkPlacement checks that replica i runs on node i only, its format ran once there, and the edge
+// services run on node 0.
+func (p *swarmProject) checkPlacement(ctx context.Context, replicas int) {
+	p.t.Helper()
+	for i := range replicas {
+		var running []swarm.Task
+		for _, task := range p.tasks(ctx, stack.ReplicaService(i)) {
+			if task.Status.State == swarm.TaskStateRunning {
+				running = append(running, task)
+			}
+		}
+		if len(running) != 1 || p.nodeOf(running[0].NodeID) != i {
+			p.t.Errorf("replica %d: running tasks on nodes %v, want one on node %d", i, taskNodes(p, running), i)
+		}
+		formats := p.tasks(ctx, stack.ReplicaFormatService(i))
+		if len(formats) != 1 || formats[0].Status.State != swarm.TaskStateComplete || p.nodeOf(formats[0].NodeID) != i {
+			p.t.Errorf("format of replica %d: tasks on nodes %v in states %v, want one complete on node %d", i, taskNodes(p, formats), taskStates(formats), i)
+		}
+	}
+	for _, service := range []string{settings.ServiceConnector, settings.ServicePrometheus, settings.ServiceGrafana} {
+		tasks := p.tasks(ctx, service)
+		ok := false
+		for _, task := range tasks {
+			ok = ok || task.Status.State == swarm.TaskStateRunning && p.nodeOf(task.NodeID) == 0
+		}
+		if !ok {
+			p.t.Errorf("%s: no running task on the edge node (states %v)", service, taskStates(tasks))
+		}
+	}
 }

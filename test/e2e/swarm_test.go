@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -72,4 +73,42 @@ func taskStates(tasks []swarm.Task) []swarm.TaskState {
 		out = append(out, task.Status.State)
 	}
 	return out
+}
+
+// m2mctl up on a three-node swarm: every replica formatted once on its own node and running there, the edge
+// services healthy; a second up changes nothing; down then up keeps every replica's data file.
+func TestSwarmUpPinsReplicasAndKeepsTheirData(t *testing.T) {
+	wallTime(t)
+	p := newSwarmProject(t, 3)
+	p.mustSwarmCtl(8*time.Minute, "up", "--pull", "never")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	p.checkPlacement(ctx, 3)
+	sums := make([]string, 3)
+	for i := range sums {
+		if sums[i] = p.replicaSum(i); sums[i] == "" {
+			t.Fatalf("replica %d has no data file on node %d", i, i)
+		}
+	}
+	if st := p.swarmCtl(time.Minute, "status", "-o", "json"); st.code != 0 {
+		t.Fatalf("status after up: exit %d\n%s%s", st.code, st.stdout, st.stderr)
+	}
+
+	before := p.serviceVersions(ctx)
+	p.mustSwarmCtl(8*time.Minute, "up", "--pull", "never")
+	if after := p.serviceVersions(ctx); !maps.Equal(before, after) {
+		t.Errorf("a second up changed services: versions %v → %v", before, after)
+	}
+	p.checkPlacement(ctx, 3)
+
+	p.mustSwarmCtl(5*time.Minute, "down")
+	if left := p.serviceVersions(ctx); len(left) != 0 {
+		t.Fatalf("services left after down: %v", left)
+	}
+	p.mustSwarmCtl(8*time.Minute, "up", "--pull", "never")
+	for i, want := range sums {
+		if got := p.replicaSum(i); got != want {
+			t.Errorf("replica %d's data file changed across down and up: %s → %s", i, want, got)
+		}
+	}
 }

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/m2mnet/m2m/deployer"
+	"github.com/m2mnet/m2m/stack"
+	"github.com/m2mnet/m2m/stack/settings"
+)
+
+// targetChoice gives the deploy commands the target the .env names (DEPLOY_TARGET): the Docker Engine of this
+// host, or the Swarm whose manager DOCKER_HOST (or the default socket) is. It reads the .env once, before the
+// command runs, and carries the values of the stack's Swarm secrets to the target.
+type targetChoice struct {
+	engine  openTarget
+	swarm   bool
+	secrets map[string][]byte
+}
+
+func (c *targetChoice) open(ctx context.Context) (deployer.Target, error) {
+	if !c.swarm {
+		return c.engine(ctx)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return deployer.OpenSwarm(cctx, c.secrets)
+}
+
+// preRun runs before every command: the project name from the .env, then the target it asks for.
+func (c *targetChoice) preRun(cmd *cobra.Command, args []string) error {
+	if err := projectFromEnvFile(cmd, args); err != nil {
+		return err
+	}
+	envFile := cmd.Flags().Lookup("env-file")
+	if envFile == nil {
+		return nil
+	}
+	v, err := settings.Load(envFile.Value.String())
+	if err != nil {
+		return nil // the command itself reports a missing or broken .env
+	}
+	c.swarm = v.String(settings.DeployTarget) == settings.TargetSwarm
+	c.secrets = map[string][]byte{
+		stack.SecretGrafanaPassword: []byte(v.String(settings.GrafanaPassword)),
+		stack.SecretNodeKey:         []byte(v.String(settings.NodePrivateKey)),
+	}
+	return nil
+}
