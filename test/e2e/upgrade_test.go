@@ -130,7 +130,7 @@ func TestUpgradeRollsBackAnUnhealthyConnectorThenTakesAGoodOne(t *testing.T) {
 		t.Fatal("no data file after up")
 	}
 
-	t.Run("TigerBeetle steps it does not support are refused before anything changes", func(t *testing.T) {
+	t.Run("unsupported TigerBeetle steps and absent images are refused before anything changes", func(t *testing.T) {
 		repo := strings.TrimSuffix(ledgerImage, settings.TigerBeetleRelease)
 		for release, want := range map[string]string{
 			"0.17.8": "only moves forward", "0.99.0": "--tigerbeetle-upgradable-from",
@@ -140,8 +140,19 @@ func TestUpgradeRollsBackAnUnhealthyConnectorThenTakesAGoodOne(t *testing.T) {
 				t.Errorf("upgrade to TigerBeetle %s: exit %d, stderr:\n%s\nwant exit 2 saying %q", release, r.code, r.stderr, want)
 			}
 		}
+		// Without --set: this release's defaults, none of them on this host, none pulled.
+		r := p.ctl(time.Minute, "upgrade", "--pull", "never")
+		defConn, _ := settings.Lookup(settings.ConnectorImage)
+		if r.code != 1 || !strings.Contains(r.stdout, "UPGRADE TO") || !strings.Contains(r.stdout, defConn.Default) ||
+			!strings.Contains(r.stderr, "is not on this host and is not pulled") || !strings.Contains(r.stderr, "nothing was changed") {
+			t.Errorf("upgrade to this release's defaults, absent: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 1, the change to %s, and the missing image named",
+				r.code, r.stdout, r.stderr, defConn.Default)
+		}
 		if c := p.container(settings.ServiceTigerBeetle); c.ID != ledger.ID || !c.StartedAt.Equal(ledger.StartedAt) {
 			t.Errorf("a refused upgrade touched the ledger container")
+		}
+		if c := p.container(settings.ServiceConnector); c.ID != conn.ID {
+			t.Errorf("a refused upgrade touched the connector container")
 		}
 	})
 
