@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,11 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// A run is short and its live heap small: collecting at 5× it rather than 2× spares loading the stack
+		// (the Compose loader's garbage) a collection or two, a third of that load's time.
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, systemStreams(), os.Args[1:])
 	stop()
