@@ -120,8 +120,9 @@ func upgradeRun(ctx context.Context, opts *upgradeOptions) error {
 	}
 	values, err := settings.Load(opts.flags.envFile)
 	if err != nil {
-		return err
+		return withMigrateHint(opts.flags.envFile, err)
 	}
+	printWarnings(opts.io.ErrOut, values)
 	current, err := opts.flags.projectFor(ctx, values)
 	if err != nil {
 		return err
