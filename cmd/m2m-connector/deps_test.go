@@ -22,6 +22,7 @@ func goTool(t *testing.T, env []string, args ...string) string {
 // The connector imports only the settings schema, never Compose; the registry links no cgo TigerBeetle; and a
 // build without cgo still type-checks (it keeps the registry and the memory ledger).
 func TestConnectorLinksNoComposeAndTheRegistryNoTigerBeetle(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command on PATH")
 	}

@@ -92,6 +92,7 @@ func (l *logLines) count(msg, key, value string) int {
 // them) and dials the one honest peer listed beside them. The private-network opt-in is on, so that only the
 // address checks stand between the connector and the hijackers' loopback endpoints.
 func TestConnectorFedByAHostileRegistryDialsNoHijacker(t *testing.T) {
+	t.Parallel()
 	bin := buildConnector(t)
 	attackerURL, attacker := countingListener(t)
 	honestURL, honest := countingListener(t)

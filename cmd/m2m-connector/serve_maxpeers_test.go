@@ -92,6 +92,7 @@ func (p *btpPeer) signed(t *testing.T, base, method, path, purpose string, body 
 // PEER_DISCOVERY_MAX_PEERS=8 the connector holds exactly 8 sessions, all with EVM peers, and when one of them
 // deregisters and goes away it opens a session with another.
 func TestConnectorHoldsEightOfFiftyDiscoveredPeersAndReplacesOneThatLeaves(t *testing.T) {
+	t.Parallel()
 	bin := buildConnector(t)
 	registry, stopRegistry := startDiscoveryProcess(t, bin, filepath.Join(t.TempDir(), "data"),
 		"--allow-private", "--max-per-client", "100", "--rate-burst", "200")

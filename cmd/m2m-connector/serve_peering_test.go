@@ -216,6 +216,7 @@ func metricsHave(t *testing.T, base, line string) bool {
 }
 
 func TestServeWithAnUnreachableRegistryWarnsOnceAndStaysReady(t *testing.T) {
+	t.Parallel()
 	bin := buildConnector(t)
 	n := newPeeringNode(t, "node-lonely", "payer")
 	n.start(t, bin, evmnode.Start(t).URL, "http://127.0.0.1:"+strconv.Itoa(testenv.FreePort(t)))

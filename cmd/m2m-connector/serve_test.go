@@ -188,6 +188,7 @@ func TestServeAnswersLiveAtOnceReadyOnceCheckedAndExitsZeroOnSIGTERM(t *testing.
 }
 
 func TestServeWithAHungTigerBeetleIsLiveNotReadyAndStillStops(t *testing.T) {
+	t.Parallel()
 	bin := buildConnector(t)
 	// A TCP server that accepts and never answers: a hung TigerBeetle.
 	hung, err := net.Listen("tcp", "127.0.0.1:0")
