@@ -10,7 +10,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 M2M_COMPOSE_BIN ?= $(wildcard $(HOME)/.cache/m2m/docker-compose-v2)
 export M2M_COMPOSE_BIN
 
-.PHONY: help build deps test test-unit e2e generate lint fuzz bench-ilp bench-up bench-day2 image-local up
+.PHONY: help build deps test test-unit e2e generate lint fuzz bench-ilp bench-up bench-day2 bench-swarm image-local up
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ test: deps lint ## everything: unit tests, engine tests (skipped with one line w
 	  echo "m2m: no Docker engine answers: the engine tests (deployer, test/e2e, the docs' engine commands) are skipped; M2M_REQUIRE_DOCKER=1 makes that a failure"; fi
 	@if [ -z "$$TB_ADDRESSES" ]; then \
 	  echo "m2m: TB_ADDRESSES is not set: the TigerBeetle contract tests (connector/ledger) are skipped; TB_ADDRESSES=ip:port runs them against a real cluster"; fi
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) --no-print-directory fuzz
 
 test-unit: ## unit tests only (no engine)
@@ -46,7 +46,7 @@ fuzz: ## run each fuzz target for a bounded number of inputs (a count, not a dur
 	$(GO) test -run '^$$' -fuzz '^FuzzBTPDecode$$' -fuzztime 60000x ./connector/btp
 
 e2e: ## whole-deployment tests on the real engine (testcontainers-go)
-	$(GO) test -count=1 -timeout 15m -v ./test/e2e/...
+	$(GO) test -count=1 -timeout 30m -v ./test/e2e/...
 
 # Five samples of each benchmark: the figures are medians of five (benchstat summarises them).
 BENCH_COUNT ?= 5
@@ -58,6 +58,9 @@ bench-up: ## m2mctl up against docker compose up -d --wait (set M2M_COMPOSE_BIN)
 
 bench-day2: ## images save/load of the whole stack, backup/restore and upgrade times, and /health/ready downtime during backup and upgrade, BENCH_COUNT rounds
 	$(GO) test -run '^$$' -bench '^BenchmarkDay2$$' -benchtime $(BENCH_COUNT)x -timeout 40m -v ./test/e2e/
+
+bench-swarm: ## m2mctl up against docker stack deploy on a three-node test swarm of namespaced engines (root), cold and no-op, BENCH_ROUNDS rounds (default 3)
+	set -o pipefail; M2M_BENCH=1 $(GO) test -count=1 -timeout 60m -run '^TestBenchSwarmUp$$' -v ./test/e2e/ | grep -E 'swarm_bench|^(ok|FAIL|---)'
 
 bench-discovery: ## discovery registry under load (real binary), 304 server time, and the 100,000-node feed and 10,000-node peer-selection simulations
 	set -o pipefail; M2M_BENCH=1 $(GO) test -count=1 -run '^TestBenchDiscoveryRegistry$$' -v ./cmd/m2m-connector/ | grep -E '^\s+discovery_bench|^(ok|FAIL|---)'

@@ -32,11 +32,12 @@ func (s *Swarm) Status(ctx context.Context, project string, want []string) ([]Se
 	for _, name := range sortedKeys(have) {
 		svc := have[name]
 		row := ServiceStatus{Service: name, Container: shortID(svc.ID), State: "pending", Image: svc.Spec.Labels[labelStackImage]}
-		task, err := s.newestTask(ctx, svc.ID)
+		tasks, err := s.tasksOf(ctx, svc.ID)
 		if err != nil {
 			return nil, err
 		}
-		if task != nil {
+		if len(tasks) > 0 {
+			task := &tasks[0]
 			row.State = string(task.Status.State)
 			row.Health = ""
 			if task.Status.Err != "" {
@@ -49,13 +50,23 @@ func (s *Swarm) Status(ctx context.Context, project string, want []string) ([]Se
 			}
 			job := svc.Spec.Mode.ReplicatedJob != nil
 			row.OK = (job && task.Status.State == swarm.TaskStateComplete) || (!job && task.Status.State == swarm.TaskStateRunning)
+			if !job {
+				row.Restarts = len(tasks) - 1 // the Swarm keeps a few finished tasks: each was a (re)start
+			}
 			if row.OK && !job {
 				row.StartedAt = task.Status.Timestamp
 				row.Uptime = now.Sub(task.Status.Timestamp).Round(time.Second).String()
 			}
-			if known && node.Status.State != swarm.NodeStateReady && !job {
-				row.State, row.OK = "node-down", false
-				row.Health = fmt.Sprintf("node %s is %s", row.Node, node.Status.State)
+			// A task that replaces one on a lost node waits for that node when the placement allows no other:
+			// say which node the service lost.
+			for i := range tasks {
+				if n, ok := nodes[tasks[i].NodeID]; ok && !job {
+					if n.Status.State != swarm.NodeStateReady {
+						row.State, row.OK, row.Node = "node-down", false, nodeName(n)
+						row.Health = fmt.Sprintf("node %s is %s", nodeName(n), n.Status.State)
+					}
+					break
+				}
 			}
 			for _, p := range task.Status.PortStatus.Ports {
 				row.Ports = append(row.Ports, fmt.Sprintf("%d->%d/%s", p.PublishedPort, p.TargetPort, p.Protocol))

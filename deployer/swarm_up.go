@@ -235,6 +235,15 @@ func (s *Swarm) pending(ctx context.Context, project string, names []string, don
 
 // newestTask is the most recently created task of the service, or nil.
 func (s *Swarm) newestTask(ctx context.Context, serviceID string) (*swarm.Task, error) {
+	tasks, err := s.tasksOf(ctx, serviceID)
+	if err != nil || len(tasks) == 0 {
+		return nil, err
+	}
+	return &tasks[0], nil
+}
+
+// tasksOf lists the service's tasks, newest first.
+func (s *Swarm) tasksOf(ctx context.Context, serviceID string) ([]swarm.Task, error) {
 	if serviceID == "" {
 		return nil, nil
 	}
@@ -242,9 +251,6 @@ func (s *Swarm) newestTask(ctx context.Context, serviceID string) (*swarm.Task, 
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", Explain(err))
 	}
-	if len(res.Items) == 0 {
-		return nil, nil
-	}
 	sort.Slice(res.Items, func(i, j int) bool { return res.Items[i].Meta.CreatedAt.After(res.Items[j].Meta.CreatedAt) })
-	return &res.Items[0], nil
+	return res.Items, nil
 }

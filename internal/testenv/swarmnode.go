@@ -132,8 +132,8 @@ func (n *SwarmNode) removeContainers(ctx context.Context) error {
 	}
 	var errs []error
 	for _, c := range res.Items {
-		// The swarm may be removing it too.
-		if _, err := n.Client.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		// The swarm may be removing it too (not found, or a removal already in progress).
+		if _, err := n.Client.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 			errs = append(errs, err)
 		}
 	}

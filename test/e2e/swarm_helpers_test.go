@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -74,7 +75,7 @@ func newSwarmProject(t *testing.T, replicas int) *swarmProject {
 
 // stackDeploy writes the stack file with `m2mctl config --target swarm` and deploys it with the docker CLI
 // against the manager, waiting until the services converge, as an operator without m2mctl would.
-func (p *swarmProject) stackDeploy(t *testing.T) {
+func (p *swarmProject) stackDeploy(t testing.TB) {
 	t.Helper()
 	if _, err := templates.Materialize(p.dir); err != nil {
 		t.Fatal(err)
@@ -98,7 +99,7 @@ func (p *swarmProject) stackDeploy(t *testing.T) {
 			continue
 		}
 		if _, err := p.swarm.Manager().Client.SecretCreate(ctx, client.SecretCreateOptions{Spec: swarm.SecretSpec{
-			Annotations: swarm.Annotations{Name: p.name + "_" + key}, Data: []byte(values.String(setting))}}); err != nil {
+			Annotations: swarm.Annotations{Name: p.name + "_" + key}, Data: []byte(values.String(setting))}}); err != nil && !cerrdefs.IsConflict(err) && !cerrdefs.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
 	}
@@ -277,6 +278,65 @@ func (p *swarmProject) checkPlacement(ctx context.Context, replicas int) {
 		}
 		if !ok {
 			p.t.Errorf("%s: no running task on the edge node (states %v)", service, taskStates(tasks))
+		}
+	}
+}
+
+// swarmStatus is status() against the swarm's manager.
+func (p *swarmProject) swarmStatus() (statusReport, int) {
+	p.t.Helper()
+	r := p.swarmCtl(time.Minute, "status", "-o", "json")
+	var rep statusReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		p.t.Fatalf("m2mctl status -o json (exit %d) printed no JSON report: %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	return rep, r.code
+}
+
+// stackRemove is `docker stack rm`, then waits until every task ended and the network is gone, as m2mctl
+// down does before it returns.
+func (p *swarmProject) stackRemove(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "docker", "-H", p.swarm.Manager().Host, "stack", "rm", p.name).CombinedOutput(); err != nil {
+		t.Fatalf("docker stack rm: %v\n%s", err, out)
+	}
+	mgr := p.swarm.Manager().Client
+	testenv.WaitFor(t, 3*time.Minute, "the stack's tasks and network to go", func() bool {
+		tasks, err := mgr.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("label", "com.docker.stack.namespace="+p.name)})
+		nets, err2 := mgr.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("label", "com.docker.stack.namespace="+p.name)})
+		if err != nil || err2 != nil {
+			return false
+		}
+		for _, task := range tasks.Items {
+			switch task.Status.State {
+			case swarm.TaskStateComplete, swarm.TaskStateShutdown, swarm.TaskStateFailed, swarm.TaskStateRejected, swarm.TaskStateOrphaned:
+			default:
+				return false
+			}
+		}
+		return len(nets.Items) == 0
+	})
+}
+
+// removeVolumes removes the stack's volumes on every node, through each node's own engine (a manager cannot).
+func (p *swarmProject) removeVolumes(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, n := range p.swarm.Nodes {
+		vols, err := n.Client.VolumeList(ctx, client.VolumeListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vols.Items {
+			if strings.HasPrefix(v.Name, p.name+"_") {
+				testenv.WaitFor(t, time.Minute, "volume "+v.Name+" to be free", func() bool {
+					_, err := n.Client.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true})
+					return err == nil || cerrdefs.IsNotFound(err)
+				})
+			}
 		}
 	}
 }

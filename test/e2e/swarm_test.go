@@ -2,13 +2,16 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
+	"github.com/m2mnet/m2m/internal/testenv"
 	"github.com/m2mnet/m2m/stack"
 	"github.com/m2mnet/m2m/stack/settings"
 )
@@ -56,6 +59,12 @@ func TestSwarmStackFileDeploysWithDockerStackDeploy(t *testing.T) {
 		if h := c.Container.State.Health; h == nil || h.Status != "healthy" {
 			t.Errorf("%s on the edge node: health %+v, want healthy", service, h)
 		}
+	}
+	// m2mctl sees the stack docker stack deploy made: every service, each OK.
+	r := p.swarmCtl(time.Minute, "status", "-o", "json")
+	var rep statusReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 || len(rep.Services) != 9 {
+		t.Fatalf("m2mctl status on the deployed stack: exit %d, %d services, %v\n%s%s", r.code, len(rep.Services), err, r.stdout, r.stderr)
 	}
 }
 
@@ -110,5 +119,56 @@ func TestSwarmUpPinsReplicasAndKeepsTheirData(t *testing.T) {
 		if got := p.replicaSum(i); got != want {
 			t.Errorf("replica %d's data file changed across down and up: %s → %s", i, want, got)
 		}
+	}
+}
+
+// Losing a node: status says which replica is down and on which node, and exits non-zero; the other services
+// keep their tasks; with the node back, status is healthy again and the replica's data file is the same.
+func TestSwarmNodeLossIsReportedWithItsNode(t *testing.T) {
+	wallTime(t)
+	p := newSwarmProject(t, 3)
+	p.mustSwarmCtl(8*time.Minute, "up", "--pull", "never")
+	sum := p.replicaSum(2)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	running := func() map[string]string {
+		out := map[string]string{}
+		for _, svc := range []string{settings.ServiceConnector, settings.ServicePrometheus, settings.ServiceGrafana, stack.ReplicaService(0), stack.ReplicaService(1)} {
+			for _, task := range p.tasks(ctx, svc) {
+				if task.Status.State == swarm.TaskStateRunning {
+					out[svc] = task.ID
+				}
+			}
+		}
+		return out
+	}
+	before := running()
+	lost := p.swarm.Nodes[2]
+	if err := lost.StopEngine(); err != nil {
+		t.Fatal(err)
+	}
+	// The manager marks the node down when its heartbeats stop; status is polled until it says so.
+	var row serviceRow
+	testenv.WaitFor(t, 3*time.Minute, "status to report tigerbeetle-2's node down", func() bool {
+		rep, code := p.swarmStatus()
+		row = rep.service(t, stack.ReplicaService(2))
+		return code != 0 && row.State == "node-down"
+	})
+	if !strings.Contains(row.Health, lost.IP) {
+		t.Errorf("tigerbeetle-2 row %+v does not name node %s", row, lost.IP)
+	}
+	text := p.swarmCtl(time.Minute, "status")
+	if text.code == 0 || !strings.Contains(text.stdout, lost.IP) {
+		t.Errorf("status (text) exit %d, does not name the lost node %s:\n%s", text.code, lost.IP, text.stdout)
+	}
+	if after := running(); !maps.Equal(before, after) {
+		t.Errorf("other services' tasks changed while a node was lost: %v → %v", before, after)
+	}
+	if err := lost.StartEngine(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 4*time.Minute, "status healthy with the node back", func() bool { _, code := p.swarmStatus(); return code == 0 })
+	if got := p.replicaSum(2); got != sum {
+		t.Errorf("replica 2's data file changed across the node's loss: %s → %s", sum, got)
 	}
 }
