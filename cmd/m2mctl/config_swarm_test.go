@@ -1,10 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/m2mnet/m2m/deployer"
+	"github.com/m2mnet/m2m/stack"
 )
 
 func TestConfigTargetSwarmPrintsAStackFile(t *testing.T) {
@@ -30,5 +34,15 @@ func TestConfigTargetSwarmPrintsAStackFile(t *testing.T) {
 	}
 	if code, _, stderr := runDeploy(t, "config", "--env-file", env, "--target", "kubernetes"); code != exitUsage || !strings.Contains(stderr, `--target "kubernetes"`) {
 		t.Fatalf("--target kubernetes: exit %d, %s", code, stderr)
+	}
+}
+
+func TestSwarmErrorsNameTheFix(t *testing.T) {
+	err := explainDeployError(fmt.Errorf("up: %w", &deployer.MissingSecretError{Key: stack.SecretGrafanaPassword, Name: "m2m_grafana_password"}))
+	if err == nil || !strings.Contains(err.Error(), "set GRAFANA_PASSWORD in .env") {
+		t.Errorf("missing secret: %v", err)
+	}
+	if err := explainDeployError(deployer.ErrSwarmVolumes); err == nil || !strings.Contains(err.Error(), "docker volume rm") {
+		t.Errorf("volumes on a swarm: %v", err)
 	}
 }

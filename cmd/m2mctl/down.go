@@ -59,7 +59,7 @@ func downRun(ctx context.Context, opts *downOptions) error {
 	}
 	err = target.Down(ctx, opts.flags.project, down)
 	prog.stop()
-	return err
+	return explainDeployError(err)
 }
 
 func confirmVolumes(ctx context.Context, opts *downOptions, target deployer.Target) error {

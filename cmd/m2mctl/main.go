@@ -137,6 +137,8 @@ func explainDeployError(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case isSwarmError(err):
+		return explainSwarmError(err)
 	case errors.As(err, &wait):
 		return fmt.Errorf("services not ready after --wait-timeout %s: %s; see 'm2mctl status' and 'm2mctl logs'",
 			wait.Timeout, strings.Join(wait.Pending, ", "))

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,4 +50,22 @@ func (c *targetChoice) preRun(cmd *cobra.Command, args []string) error {
 		stack.SecretNodeKey:         []byte(v.String(settings.NodePrivateKey)),
 	}
 	return nil
+}
+
+// isSwarmError reports whether err is one of the Swarm target's typed errors.
+func isSwarmError(err error) bool {
+	var secret *deployer.MissingSecretError
+	return errors.As(err, &secret) || errors.Is(err, deployer.ErrSwarmVolumes)
+}
+
+// explainSwarmError names the setting or the command that fixes a Swarm target's error.
+func explainSwarmError(err error) error {
+	var secret *deployer.MissingSecretError
+	switch {
+	case errors.As(err, &secret):
+		setting := map[string]string{stack.SecretGrafanaPassword: settings.GrafanaPassword, stack.SecretNodeKey: settings.NodePrivateKey}[secret.Key]
+		return fmt.Errorf("%w: set %s in .env (m2mctl init makes it), or create it: docker secret create %s FILE", err, setting, secret.Name)
+	default:
+		return fmt.Errorf("%w: run `docker volume rm` for the stack's volumes on each node (docker volume ls --filter label=com.docker.stack.namespace=PROJECT), then `m2mctl down` without --volumes", err)
+	}
 }
