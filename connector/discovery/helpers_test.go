@@ -66,6 +66,7 @@ func signingTime(base string, key ed25519.PrivateKey) time.Time {
 	if c, ok := registryClocks.Load(base); ok {
 		now = c.(func() time.Time)()
 	}
+	now = now.Truncate(time.Millisecond) // a signed timestamp counts milliseconds
 	k := string(key.Public().(ed25519.PublicKey))
 	if last, ok := lastSigned.Load(k); ok && !now.After(last.(time.Time)) {
 		now = last.(time.Time).Add(time.Millisecond)

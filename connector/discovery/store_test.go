@@ -101,7 +101,9 @@ func TestServeShutsDownGracefullyAndFlushes(t *testing.T) {
 	alice := newTestNode(t, "alice")
 	alice.announce(t, base)
 	clk.Advance(time.Minute)
-	alice.announce(t, base) // refresh, not yet written (FlushEvery is an hour)
+	if code, a := alice.announce(t, base); code != http.StatusOK { // refresh, not yet written (FlushEvery is an hour)
+		t.Fatalf("refresh: %d %q", code, a.Error)
+	}
 	cancel()
 	select {
 	case err := <-done:
