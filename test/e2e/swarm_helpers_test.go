@@ -332,7 +332,13 @@ func (p *swarmProject) removeVolumes(t testing.TB) {
 		}
 		for _, v := range vols.Items {
 			if strings.HasPrefix(v.Name, p.name+"_") {
+				// The swarm keeps the stopped containers of ended tasks for a while; they still hold the volume.
 				testenv.WaitFor(t, time.Minute, "volume "+v.Name+" to be free", func() bool {
+					if cs, err := n.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("volume", v.Name)}); err == nil {
+						for _, c := range cs.Items {
+							n.Client.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
+						}
+					}
 					_, err := n.Client.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true})
 					return err == nil || cerrdefs.IsNotFound(err)
 				})
