@@ -17,6 +17,10 @@ const (
 	NodeLabelEdge    = "io.m2m.edge"
 )
 
+// ReplicaPort is the port a TigerBeetle replica listens on unless TIGERBEETLE_REPLICA_ADDRESSES says another:
+// on a Swarm, the port in each replica's entry of that list, on its node's address.
+const ReplicaPort = containerTBPort
+
 // ReplicaService is the service of TigerBeetle replica i when the ledger has several replicas (or runs on a
 // Swarm); ReplicaFormatService formats its data file and ReplicaVolume holds it.
 func ReplicaService(i int) string       { return fmt.Sprintf("%s-%d", settings.ServiceTigerBeetle, i) }

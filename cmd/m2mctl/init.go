@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/m2mnet/m2m/stack"
 	"github.com/m2mnet/m2m/stack/settings"
 
 	"github.com/charmbracelet/huh"
@@ -25,6 +26,7 @@ type initOptions struct {
 	yes        bool
 	accessible bool
 	answers    map[string]string // question flag → value, for the flags given on the command line
+	swarm      swarmFlags
 	now        func() time.Time
 }
 
@@ -82,6 +84,14 @@ on the command line, where they would end up in the shell history.`,
 	for _, q := range questions() {
 		flagValues[q.flag] = f.String(q.flag, "", flagUsage(q))
 	}
+	f.StringSliceVar(&opts.swarm.replicaNodes, "replica-node", nil,
+		"with --target swarm: the node of a replica, as REPLICA=NODE (NODE: its ID, a prefix of it, or its address); repeat or separate with commas (default: the nodes' labels, else this engine's node and the others by address)")
+	f.StringVar(&opts.swarm.edgeNode, "edge-node", "",
+		"with --target swarm: the node that publishes the BTP port and runs the connector and monitoring (default: the node labelled io.m2m.edge=true, else replica 0's)")
+	f.IntVar(&opts.swarm.replicaPort, "replica-port", stack.ReplicaPort, "with --target swarm: the port each replica listens on, on its node's address")
+	f.BoolVar(&opts.swarm.noLabel, "no-label", false, "with --target swarm: print the docker node update commands instead of labelling the nodes")
+	f.BoolVar(&opts.swarm.moveReplicas, "move-replicas", false,
+		"with --target swarm: allow a replica's label to leave the node that has it (that replica's data stays on the old node)")
 	return cmd
 }
 
@@ -100,6 +110,8 @@ func flagUsage(q question) string {
 	switch {
 	case q.name == settings.NodeID:
 		usage += " (default m2m- and 6 random letters and digits)"
+	case q.name == settings.TigerBeetleReplicaCount:
+		usage += " (default 1; 3 with --target swarm)"
 	case q.kind == kindYesNo && s.Default != "":
 		usage += map[string]string{"true": " (default on)", "false": " (default off)"}[normalBool(s.Default)]
 	case s.Default != "":
@@ -115,22 +127,48 @@ func initRun(ctx context.Context, opts *initOptions) error {
 		}
 		return err
 	}
+	if p := opts.swarm.replicaPort; p < 1 || p > 65535 {
+		return usageErrorf("--replica-port %d: must be a port number 1-65535", p)
+	}
 	qs := questions()
 	a, preset, err := startingAnswers(qs, opts.answers)
 	if err != nil {
 		return err
 	}
+	sw := &swarmSetup{flags: opts.swarm}
+	defer sw.close()
 	if opts.yes {
 		applyFollows(qs, a, preset, map[string]string{})
 		if err := checkScripted(qs, a); err != nil {
 			return err
 		}
-	} else if err := runWizard(ctx, opts, qs, a, preset); err != nil {
-		return err
+		if onSwarm(a) {
+			if err := sw.connect(ctx); err != nil {
+				return err
+			}
+			n := settings.Values{settings.TigerBeetleReplicaCount: a.get(settings.TigerBeetleReplicaCount)}.ReplicaCount()
+			if err := sw.place(n, opts.io.ErrOut, a.values().String(settings.ProjectName)); err != nil {
+				return err
+			}
+		}
+	} else {
+		if onSwarm(a) { // --target swarm: find out now, before any question, whether the manager answers
+			if err := sw.connect(ctx); err != nil {
+				return err
+			}
+		}
+		if err := runWizard(ctx, opts, qs, a, preset, sw); err != nil {
+			return err
+		}
 	}
 	for _, q := range qs {
 		if preset[q.name] && !q.applies(a) {
 			fmt.Fprintf(opts.io.ErrOut, "note: --%s is not used with these answers (it is not written)\n", q.flag)
+		}
+	}
+	if !onSwarm(a) {
+		for _, flag := range opts.swarm.given() {
+			fmt.Fprintf(opts.io.ErrOut, "note: %s is not used with %s=%s\n", flag, settings.DeployTarget, a.get(settings.DeployTarget))
 		}
 	}
 	if a.get(settings.KeyBackend) == "env" && (preset[settings.KeyBackend] || opts.yes) {
@@ -146,6 +184,9 @@ func initRun(ctx context.Context, opts *initOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
+	if onSwarm(a) {
+		values[settings.TigerBeetleReplicaAddresses] = replicaAddresses(sw.nodes, sw.p, opts.swarm.replicaPort)
+	}
 	parsed, err := settings.Parse(values)
 	if err != nil {
 		return usageError{fmt.Errorf("%w\nnothing was written", withFlags(qs, err))}
@@ -157,7 +198,13 @@ func initRun(ctx context.Context, opts *initOptions) error {
 	if err := prepareProjectDir(opts.io, filepath.Dir(opts.output)); err != nil {
 		return err
 	}
-	printNextSteps(opts, parsed, gen, backup)
+	printWritten(opts, parsed, gen, backup, sw)
+	if onSwarm(a) {
+		if err := sw.label(ctx, opts.io.Out); err != nil {
+			return err
+		}
+	}
+	printNextSteps(opts, parsed, sw)
 	return nil
 }
 
@@ -218,8 +265,8 @@ func checkScripted(qs []question, a answers) error {
 		strings.Join(missing, "\n  "))
 }
 
-func runWizard(ctx context.Context, opts *initOptions, qs []question, a answers, preset map[string]bool) error {
-	w := &wizard{qs: qs, a: a, preset: preset, output: opts.output, out: opts.io.ErrOut, theme: huh.ThemeCharm()}
+func runWizard(ctx context.Context, opts *initOptions, qs []question, a answers, preset map[string]bool, sw *swarmSetup) error {
+	w := &wizard{qs: qs, a: a, preset: preset, output: opts.output, out: opts.io.ErrOut, theme: huh.ThemeCharm(), swarm: sw}
 	if opts.io.noColor {
 		w.theme = huh.ThemeBase()
 		w.plain = true
@@ -287,7 +334,8 @@ func withFlags(qs []question, err error) error {
 	return ps
 }
 
-func printNextSteps(opts *initOptions, v settings.Values, gen generated, backup string) {
+// printWritten says what was written, and where the stack will run on a Swarm.
+func printWritten(opts *initOptions, v settings.Values, gen generated, backup string, sw *swarmSetup) {
 	out := opts.io.Out
 	if !opts.yes && opts.io.IsInteractive() {
 		fmt.Fprintln(out) // below the form's last line
@@ -296,15 +344,36 @@ func printNextSteps(opts *initOptions, v settings.Values, gen generated, backup 
 		fmt.Fprintf(out, "Kept the previous settings as %s.\n", backup)
 	}
 	fmt.Fprintf(out, "Wrote %s (mode 0600). Keep it private: it holds this node's keys and passwords.\n", opts.output)
-	fmt.Fprintf(out, "Node %s, public key %s\n\nNext steps:\n", v.String(settings.NodeID), identity.EncodePublicKey(gen.publicKey))
+	fmt.Fprintf(out, "Node %s, public key %s\n", v.String(settings.NodeID), identity.EncodePublicKey(gen.publicKey))
+	if v.String(settings.DeployTarget) == settings.TargetSwarm {
+		fmt.Fprintf(out, "On the swarm:\n%s", placementText(sw.nodes, sw.p))
+	}
+}
+
+func printNextSteps(opts *initOptions, v settings.Values, sw *swarmSetup) {
+	out := opts.io.Out
+	swarm := v.String(settings.DeployTarget) == settings.TargetSwarm
+	fmt.Fprintf(out, "\nNext steps:\n")
 	if v.String(settings.BTPTLS) == "acme" {
-		fmt.Fprintf(out, "  point %s at this host (a DNS A/AAAA record) and open TCP ports %s and %s to the internet:\n"+
+		where := "this host"
+		if swarm {
+			edge, _ := sw.nodes.byID(sw.p.edge)
+			where = "the edge node (" + edge.Addr + ")"
+		}
+		fmt.Fprintf(out, "  point %s at %s (a DNS A/AAAA record) and open TCP ports %s and %s to the internet:\n"+
 			"      the CA checks the name on %s before it issues the certificate\n",
-			v.String(settings.BTPDomain), v.String(settings.BTPPort), v.String(settings.BTPTLSPort), v.String(settings.BTPTLSPort))
+			v.String(settings.BTPDomain), where, v.String(settings.BTPPort), v.String(settings.BTPTLSPort), v.String(settings.BTPTLSPort))
 	}
 	up := "m2mctl up"
 	if opts.output != ".env" {
 		up += " --env-file " + opts.output
+	}
+	if swarm {
+		fmt.Fprintf(out, "  m2mctl images save m2m-images.tar, then m2mctl images load m2m-images.tar on each node\n"+
+			"      every node needs the stack's images (skip this when they come from a registry)\n")
+		fmt.Fprintf(out, "  %s\n      deploy the stack, on a manager (or with DOCKER_HOST pointing at one)\n", up)
+		fmt.Fprintf(out, "  m2mctl status\n      check that every service is running, and on which node\n")
+		return
 	}
 	fmt.Fprintf(out, "  %s\n      deploy the stack\n", up)
 	fmt.Fprintf(out, "  m2mctl status\n      check that every service is healthy; the connector's own check is\n")

@@ -30,6 +30,7 @@ func linePipe(t *testing.T, lines []string) io.Reader {
 // A session that corrects two mistakes, refuses the env backend's warning and then picks AWS KMS.
 var xrpAWSSession = []string{
 	"my-node",                            // NODE_ID
+	"",                                   // DEPLOY_TARGET: keep compose
 	"2",                                  // SETTLEMENT_PREFERENCE: xrp
 	"rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTi", // XRP_ADDRESS with a typo: refused
 	testXRPAddress,
@@ -112,7 +113,7 @@ func TestInitAccessibleModeStopsWithoutWriting(t *testing.T) {
 		code  int
 		want  string
 	}{
-		{"input ends early", xrpAWSSession[:9], exitFailed, "input ended before AWS_KMS_XRP_KEY_ID was answered"},
+		{"input ends early", xrpAWSSession[:10], exitFailed, "input ended before AWS_KMS_XRP_KEY_ID was answered"},
 		{"input ends after an invalid answer", []string{"NOT a node id"}, exitFailed, "no valid answer for NODE_ID"},
 		{"quit at the summary", append(copyLines(xrpAWSSession[:len(xrpAWSSession)-1]), "3"), exitFailed, "nothing was written"},
 	}
@@ -133,8 +134,8 @@ func TestInitAccessibleModeStopsWithoutWriting(t *testing.T) {
 func TestInitAccessibleModeCanChangeAnswersAtTheSummary(t *testing.T) {
 	lines := copyLines(xrpAWSSession[:len(xrpAWSSession)-1])
 	lines = append(lines, "2") // change answers: every question again, the answers so far as defaults
-	lines = append(lines, "", "", "", "", "2", "", "", "", "", "", "", "", "", "", "", "1", "", "", "", "1")
-	//                     id  set xrp wss be  reg key ak  sk  mon btp hp  log dis end tls dom acm ann sum
+	lines = append(lines, "", "", "", "", "", "2", "", "", "", "", "", "", "", "", "", "", "1", "", "", "", "1")
+	//                     id  tgt set xrp wss be  reg key ak  sk  mon btp hp  log dis end tls dom acm ann sum
 	path := filepath.Join(t.TempDir(), ".env")
 	res := runInit(t, linePipe(t, lines), "--output", path)
 	if res.code != 0 {
@@ -150,8 +151,8 @@ func TestInitAccessibleModeCanChangeAnswersAtTheSummary(t *testing.T) {
 
 func TestInitFlagsAnswerTheirQuestions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ".env")
-	lines := []string{"", testXRPAddress, "", "", "", "", "", "", "", ""}
-	//                id  xrp            wss sk  mon btp hp  log dis sum
+	lines := []string{"", "", testXRPAddress, "", "", "", "", "", "", "", ""}
+	//                id  tgt xrp            wss sk  mon btp hp  log dis sum
 	res := runInit(t, linePipe(t, lines), "--output", path, "--settlement", "xrp", "--key-backend", "aws-kms",
 		"--aws-region", "eu-west-1", "--aws-kms-xrp-key-id", "k", "--aws-access-key-id", "")
 	if res.code != 0 {
@@ -203,8 +204,8 @@ func TestInitAccessibleModeEndsOnInterruptWhileWaitingForInput(t *testing.T) {
 // The newcomer's first run with KEY_BACKEND=env: the key is asked, skipped with an empty line, and the .env is
 // written without it; every prompt is a question in words with its .env key beside it.
 func TestInitAccessibleModeLetsTheEnvKeyBeSkipped(t *testing.T) {
-	lines := []string{"new-node", "1", testEVMAddress, "", "1", "y", "", "", "", "", "", "", ""}
-	//                id          evm  address        rpc be   ok   key mon btp hp log dis sum
+	lines := []string{"new-node", "", "1", testEVMAddress, "", "1", "y", "", "", "", "", "", "", ""}
+	//                id          tgt evm  address        rpc be   ok   key mon btp hp log dis sum
 	path := filepath.Join(t.TempDir(), ".env")
 	res := runInit(t, linePipe(t, lines), "--output", path)
 	if res.code != 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,7 @@ type wizard struct {
 	theme      *huh.Theme
 	heading    string            // the group last announced in accessible mode
 	derived    map[string]string // what applyFollows gave each question
+	swarm      *swarmSetup       // the Swarm's nodes and placement, asked when DEPLOY_TARGET=swarm
 }
 
 // item is one field on a page; done copies its value back into the answers (confirm fields bind a bool).
@@ -41,6 +43,10 @@ type item struct {
 	field huh.Field
 	help  string // the description, printed before the prompt in accessible mode (huh shows only the title)
 	done  func()
+	// label names a field that fills no setting, for the message when input ends; check validates its value
+	// then (huh's accessible select offers the default forever when it is refused).
+	label string
+	check func() error
 }
 
 func (w *wizard) run(ctx context.Context) error {
@@ -72,6 +78,11 @@ func (w *wizard) ask(ctx context.Context) error {
 		page, next := w.page(i)
 		if len(page) > 0 {
 			if err := w.runPage(ctx, page); err != nil {
+				return err
+			}
+		}
+		if w.placementDue(i, next) {
+			if err := w.askPlacement(ctx); err != nil {
 				return err
 			}
 		}
@@ -236,15 +247,16 @@ func (w *wizard) runAccessible(it item) error {
 	if it.done != nil {
 		it.done()
 	}
-	name := it.q.name
-	if name == "" {
-		name = "the confirmation"
-	}
+	name := cmp.Or(it.q.name, it.label, "the confirmation")
 	if lr.lines == before {
 		return fmt.Errorf("input ended before %s was answered; answer every question, or use flags with --yes", name)
 	}
+	check := it.check
 	if it.q.name != "" {
-		if err := it.q.check(w.a, w.a.get(it.q.name)); err != nil {
+		check = func() error { return it.q.check(w.a, w.a.get(it.q.name)) }
+	}
+	if check != nil {
+		if err := check(); err != nil {
 			return fmt.Errorf("input ended with no valid answer for %s: %w", name, err)
 		}
 	}
@@ -276,6 +288,9 @@ const (
 // summary shows every answer (secrets and generated values only as such) and asks what to do.
 func (w *wizard) summary(ctx context.Context) (string, error) {
 	text := summaryText(w.qs, w.a)
+	if w.a.get(settings.DeployTarget) == settings.TargetSwarm && w.swarm != nil && w.swarm.mgr != nil {
+		text += "\n" + placementSummary(w.swarm, summaryWidth())
+	}
 	choice := choiceWrite
 	sel := huh.NewSelect[string]().Title("Write "+w.output+"?").Options(
 		huh.NewOption("Write "+w.output, choiceWrite),
@@ -300,10 +315,7 @@ func (w *wizard) summary(ctx context.Context) (string, error) {
 // summaryText lists the answers that apply, then what init generates. Secrets are never shown.
 func summaryText(qs []question, a answers) string {
 	var b strings.Builder
-	width := 0
-	for _, s := range settings.Schema() {
-		width = max(width, len(s.Name))
-	}
+	width := summaryWidth()
 	for _, q := range qs {
 		if !q.applies(a) {
 			continue
@@ -323,4 +335,23 @@ func summaryText(qs []question, a answers) string {
 		}
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// summaryWidth is the width of the summary's name column: the longest setting name.
+func summaryWidth() int {
+	width := 0
+	for _, s := range settings.Schema() {
+		width = max(width, len(s.Name))
+	}
+	return width
+}
+
+// placementDue reports whether the page from question i to next passed the replica count question, after
+// which a Swarm's placement is asked.
+func (w *wizard) placementDue(i, next int) bool {
+	if w.swarm == nil || w.a.get(settings.DeployTarget) != settings.TargetSwarm {
+		return false
+	}
+	k := slices.IndexFunc(w.qs, func(q question) bool { return q.name == settings.TigerBeetleReplicaCount })
+	return k >= i && k < next
 }

@@ -55,7 +55,7 @@ func key(k tea.KeyType) tea.KeyMsg { return tea.KeyMsg{Type: k} }
 
 func TestInitFormChecksAsYouTypeAndTakesKeys(t *testing.T) {
 	w := newTestWizard(t)
-	tm, _ := startPage(t, w, 0) // NODE_ID, then SETTLEMENT_PREFERENCE
+	tm, _ := startPage(t, w, 0) // NODE_ID, then DEPLOY_TARGET
 
 	waitForView(t, tm, "This node's name on the network") // the schema's doc is the help text
 	tm.Send(key(tea.KeyCtrlU))                            // clear the generated id
@@ -66,8 +66,7 @@ func TestInitFormChecksAsYouTypeAndTakesKeys(t *testing.T) {
 	tm.Send(key(tea.KeyCtrlU))
 	tm.Type("good-node")
 	tm.Send(key(tea.KeyEnter))
-	waitForView(t, tm, "┃ "+askOf(settings.SettlementPreference))
-	tm.Send(key(tea.KeyDown))
+	waitForView(t, tm, "┃ "+askOf(settings.DeployTarget))
 	tm.Send(key(tea.KeyDown))
 	tm.Send(key(tea.KeyEnter))
 	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
@@ -75,8 +74,8 @@ func TestInitFormChecksAsYouTypeAndTakesKeys(t *testing.T) {
 	if got := w.a.get(settings.NodeID); got != "good-node" {
 		t.Errorf("NODE_ID = %q, want good-node", got)
 	}
-	if got := w.a.get(settings.SettlementPreference); got != "both" {
-		t.Errorf("SETTLEMENT_PREFERENCE = %q, want both", got)
+	if got := w.a.get(settings.DeployTarget); got != settings.TargetSwarm {
+		t.Errorf("DEPLOY_TARGET = %q, want %s", got, settings.TargetSwarm)
 	}
 }
 

@@ -145,6 +145,8 @@ func TestInitCompletesTheWizardOnARealTerminal(t *testing.T) {
 	// Page by page, waiting for each field's focus before typing: a new form only reads keys once drawn.
 	term.waitFor(t, prompt(settings.NodeID))
 	term.keys(t, keyCtrlU+"pty-node"+keyEnter)
+	term.waitFor(t, prompt(settings.DeployTarget))
+	term.keys(t, keyEnter) // compose
 	term.waitFor(t, prompt(settings.SettlementPreference))
 	term.keys(t, keyDown+keyEnter) // xrp
 	term.waitFor(t, prompt(settings.XRPAddress))

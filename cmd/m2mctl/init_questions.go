@@ -112,6 +112,19 @@ func announceDefault(a answers) string {
 	return ""
 }
 
+func onSwarm(a answers) bool { return a.get(settings.DeployTarget) == settings.TargetSwarm }
+
+// replicasAsked: the replica count is asked on a Swarm, and written whenever a flag chose more than one.
+func replicasAsked(a answers) bool { return onSwarm(a) || a.get(settings.TigerBeetleReplicaCount) != "1" }
+
+// replicasDefault: three replicas on a Swarm, TigerBeetle's smallest fault-tolerant cluster.
+func replicasDefault(a answers) string {
+	if onSwarm(a) {
+		return "3"
+	}
+	return ""
+}
+
 // applyFollows gives every question not answered by a flag the default its follows derives from the answers
 // before it, in order; derived remembers what was given, so a later change of an earlier answer moves it.
 func applyFollows(qs []question, a answers, preset map[string]bool, derived map[string]string) {
@@ -136,6 +149,11 @@ func applyFollows(qs []question, a answers, preset map[string]bool, derived map[
 func questions() []question {
 	return []question{
 		{name: settings.NodeID, flag: "node-id", ask: "What is this node's name on the network?"},
+		{name: settings.DeployTarget, flag: "target", ask: "Where will the stack run: on this host, or on a Docker Swarm?", kind: kindChoice, drives: true},
+		// On a Swarm the ledger is a cluster (TigerBeetle advises 3 or 6 replicas); on one host more than one
+		// replica is for tests, so it is not asked there, but a flag may still set it.
+		{name: settings.TigerBeetleReplicaCount, flag: "replicas", ask: "How many TigerBeetle replicas form the ledger?", kind: kindChoice,
+			when: replicasAsked, follows: replicasDefault, drives: true},
 		{name: settings.SettlementPreference, flag: "settlement", ask: "Which chains does this node settle on?", kind: kindChoice, drives: true},
 		{name: settings.EVMAddress, flag: "evm-address", ask: "Which EVM address receives this node's settlements?", when: settlesOn("evm")},
 		{name: settings.BaseRPCURL, flag: "base-rpc-url", ask: "Which EVM (Base) node does this node ask about the chain?", when: settlesOn("evm")},
