@@ -115,7 +115,9 @@ func announceDefault(a answers) string {
 func onSwarm(a answers) bool { return a.get(settings.DeployTarget) == settings.TargetSwarm }
 
 // replicasAsked: the replica count is asked on a Swarm, and written whenever a flag chose more than one.
-func replicasAsked(a answers) bool { return onSwarm(a) || a.get(settings.TigerBeetleReplicaCount) != "1" }
+func replicasAsked(a answers) bool {
+	return onSwarm(a) || a.get(settings.TigerBeetleReplicaCount) != "1"
+}
 
 // replicasDefault: three replicas on a Swarm, TigerBeetle's smallest fault-tolerant cluster.
 func replicasDefault(a answers) string {
