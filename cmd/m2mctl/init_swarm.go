@@ -200,7 +200,7 @@ func checkPlacement(nodes swarmNodes, p placement) error {
 	return nil
 }
 
-// placementWarnings names the chosen nodes where the Swarm would not start a task now.
+// placementWarnings names the chosen nodes where the Swarm would not start a task now, and an edge that moves.
 func placementWarnings(nodes swarmNodes, p placement) []string {
 	var out []string
 	note := func(what, id string) {
@@ -213,6 +213,12 @@ func placementWarnings(nodes swarmNodes, p placement) []string {
 		note(fmt.Sprintf("replica %d", i), id)
 	}
 	note("the edge", p.edge)
+	for _, n := range nodes {
+		if n.Labels[stack.NodeLabelEdge] == "true" && n.ID != p.edge {
+			out = append(out, fmt.Sprintf("the edge moves off node %s: the connector's, Prometheus's and Grafana's volumes stay there, "+
+				"and start empty on the new edge node", nodeName(n)))
+		}
+	}
 	return out
 }
 
@@ -249,7 +255,7 @@ func moveWarning(nodes swarmNodes, m replicaMove, project string) string {
 		where = "moves to node " + nodeName(to) + ", where it would be formatted anew, empty"
 	}
 	return fmt.Sprintf("replica %d %s; its data (volume %s) stays on node %s and is not copied. "+
-		"TigerBeetle does not rebuild a replica from a fresh format: keep the replica where its data is unless that node is lost for good",
+		"A freshly formatted replica does not hold the cluster's data: keep each replica where its data is unless that node is lost for good",
 		m.replica, where, volume, nodeName(m.from))
 }
 
