@@ -37,10 +37,21 @@ func newCmdInit(io *ioStreams) *cobra.Command {
 		Use:     "init",
 		Aliases: []string{"setup"},
 		Short:   "Answer a few questions and get a correct .env",
-		Long: `init writes the .env that 'm2mctl up' deploys: it asks for this node's name, how it settles
-(EVM, XRP or both) and to which addresses, where its signing keys live, and which ports it uses. Every
-answer is checked as you type it. The TigerBeetle cluster id, the Grafana admin password and the node's
-ed25519 identity key are generated, written to the .env (mode 0600) and never shown.
+		Long: `init writes the .env that 'm2mctl up' deploys: it asks for this node's name, where the stack runs
+(this host, or a Docker Swarm across hosts), how it settles (EVM, XRP or both) and to which addresses,
+where its signing keys live, and which ports it uses. Every answer is checked as you type it. The
+TigerBeetle cluster id, the Grafana admin password and the node's ed25519 identity key are generated,
+written to the .env (mode 0600) and never shown.
+
+On a Swarm (--target swarm; 3 TigerBeetle replicas unless --replicas says 1 or 6) init talks to a manager,
+the engine DOCKER_HOST names or the default socket. It lists the swarm's nodes by address and ID (never
+by hostname, which nodes may share), asks which node holds each replica and which node is the public
+edge (the BTP port, the connector and monitoring), writes the replicas' node addresses into
+TIGERBEETLE_REPLICA_ADDRESSES, and labels the nodes through the Engine API: io.m2m.tigerbeetle.replica=N
+and io.m2m.edge=true, taken off every other node. The defaults keep the labels the nodes have, else put
+replica 0 and the edge on this engine's node and the others by address. --no-label prints the
+'docker node update' commands instead of running them. A replica's label leaves the node that has it only
+with --move-replicas (or your confirmation): that replica's data stays on the old node.
 
 On a terminal init shows a form. Without one (or with --accessible) it asks line by line, which also
 suits screen readers and answers piped in. Each question has a flag; with --yes nothing is asked,
@@ -62,6 +73,15 @@ on the command line, where they would end up in the shell history.`,
   # Join peer discovery
   m2mctl init --discovery on --discovery-endpoints https://discovery.m2m.network \
     --announce-address wss://node.example.com:4000
+
+  # Three TigerBeetle replicas on a Docker Swarm, run on a manager: the nodes are listed and labelled
+  m2mctl init --target swarm
+
+  # The same with the placement given: replica i on a node named by address or ID (prefix), the edge on one
+  m2mctl init --target swarm --replica-node 0=10.0.0.11,1=10.0.0.12,2=10.0.0.13 --edge-node 10.0.0.11
+
+  # Label by hand: print the docker node update commands, change no node
+  m2mctl init --target swarm --no-label
 
   # Start again: the old .env is kept as .env.bak-<timestamp>
   m2mctl init --force`,

@@ -250,13 +250,14 @@ func replicaMoves(nodes swarmNodes, p placement) []replicaMove {
 // moveWarning says what a replica move leaves behind.
 func moveWarning(nodes swarmNodes, m replicaMove, project string) string {
 	volume := project + "_" + stack.ReplicaVolume(m.replica)
-	where := "leaves the cluster (fewer replicas)"
-	if to, ok := nodes.byID(m.to); ok {
-		where = "moves to node " + nodeName(to) + ", where it would be formatted anew, empty"
+	const keep = "A freshly formatted replica does not hold the cluster's data: keep each replica where its data is unless that node is lost for good"
+	to, ok := nodes.byID(m.to)
+	if !ok {
+		return fmt.Sprintf("replica %d leaves the cluster (fewer replicas); its data (volume %s) stays on node %s (%s). %s",
+			m.replica, volume, m.from.Addr, m.from.ShortID(), keep)
 	}
-	return fmt.Sprintf("replica %d %s; its data (volume %s) stays on node %s and is not copied. "+
-		"A freshly formatted replica does not hold the cluster's data: keep each replica where its data is unless that node is lost for good",
-		m.replica, where, volume, nodeName(m.from))
+	return fmt.Sprintf("replica %d moves to node %s (%s), where it would be formatted anew, empty; its data (volume %s) stays on node %s (%s) and is not copied. %s",
+		m.replica, to.Addr, to.ShortID(), volume, m.from.Addr, m.from.ShortID(), keep)
 }
 
 // labelChange is what one node's labels need: those to set and those to remove.
