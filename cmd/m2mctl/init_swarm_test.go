@@ -6,6 +6,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/m2mnet/m2m/deployer"
 	"github.com/m2mnet/m2m/stack"
@@ -228,5 +232,47 @@ func TestInitSwarmWithoutAnEngineSaysWhereItLooked(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("a .env was written (stat: %v)", err)
+	}
+}
+
+// The full-screen placement page: each replica's select starts on its default node, and a node that already
+// holds another replica is refused as it is chosen.
+func TestPlacementFormRefusesANodeThatHoldsAnotherReplica(t *testing.T) {
+	w := newTestWizard(t)
+	nodes := testNodes()
+	w.swarm = &swarmSetup{nodes: nodes, given: placement{replicas: make([]string, 3)}, flags: swarmFlags{replicaPort: 3000}}
+	p := defaultPlacement(nodes, 3, placement{})
+	items := w.placementItems(&p)
+	if len(items) != 4 {
+		t.Fatalf("%d fields, want one per replica and the edge", len(items))
+	}
+	form := w.form(placementTitle, items)
+	form.SubmitCmd = tea.Quit
+	tm := teatest.NewTestModel(t, form, teatest.WithInitialTermSize(140, 60))
+	waitForView(t, tm, "(this engine)") // the nodes, each with what it is
+	tm.Send(key(tea.KeyEnter)) // keep 10.0.0.12, this engine's node
+	waitForView(t, tm, "┃ Which node holds replica 1?")
+	tm.Send(key(tea.KeyDown)) // from 10.0.0.11 to 10.0.0.12, replica 0's
+	tm.Send(key(tea.KeyEnter))
+	waitForView(t, tm, "already holds replica 0")
+	tm.Send(key(tea.KeyDown)) // 10.0.0.13
+	tm.Send(key(tea.KeyEnter))
+	waitForView(t, tm, "┃ Which node holds replica 2?")
+	tm.Send(key(tea.KeyEnter)) // keep 10.0.0.14
+	waitForView(t, tm, "┃ Which node is the public edge?")
+	tm.Send(key(tea.KeyDown)) // from 10.0.0.12 to 10.0.0.13
+	tm.Send(key(tea.KeyEnter))
+	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+
+	var got []string
+	for _, id := range append(slices.Clone(p.replicas), p.edge) {
+		n, _ := nodes.byID(id)
+		got = append(got, n.Addr)
+	}
+	if want := []string{"10.0.0.12", "10.0.0.13", "10.0.0.14", "10.0.0.13"}; !slices.Equal(got, want) {
+		t.Errorf("replicas and edge on %v, want %v", got, want)
+	}
+	if err := checkPlacement(nodes, p); err != nil {
+		t.Errorf("the form's placement does not stand: %v", err)
 	}
 }

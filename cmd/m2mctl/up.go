@@ -25,6 +25,9 @@ type upOptions struct {
 	waitTimeout   time.Duration
 	dryRun        bool
 	removeOrphans bool
+	// reread runs the root's pre-run again once the wizard wrote the .env, whose DEPLOY_TARGET (and project)
+	// the pre-run read before it existed.
+	reread func() error
 }
 
 func newCmdUp(io *ioStreams, open openTarget) *cobra.Command {
@@ -42,7 +45,15 @@ touches. Containers carry Compose's labels, so 'docker compose -p m2m ps' sees t
   m2mctl up --dry-run
   m2mctl up --connector-binary ./m2m-connector --pull never`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return upRun(cmd.Context(), opts) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.reread = func() error {
+				if pre := cmd.Root().PersistentPreRunE; pre != nil {
+					return pre(cmd, args)
+				}
+				return nil
+			}
+			return upRun(cmd.Context(), opts)
+		},
 	}
 	opts.flags.register(cmd, true)
 	f := cmd.Flags()
@@ -76,6 +87,11 @@ func upRun(ctx context.Context, opts *upOptions) error {
 		initCmd.SetErr(opts.io.ErrOut)
 		if err := initCmd.ExecuteContext(ctx); err != nil {
 			return err
+		}
+		if opts.reread != nil {
+			if err := opts.reread(); err != nil {
+				return err
+			}
 		}
 	}
 	opts.flags.warn = opts.io.ErrOut
