@@ -250,7 +250,7 @@ func TestPlacementFormRefusesANodeThatHoldsAnotherReplica(t *testing.T) {
 	form.SubmitCmd = tea.Quit
 	tm := teatest.NewTestModel(t, form, teatest.WithInitialTermSize(140, 60))
 	waitForView(t, tm, "(this engine)") // the nodes, each with what it is
-	tm.Send(key(tea.KeyEnter)) // keep 10.0.0.12, this engine's node
+	tm.Send(key(tea.KeyEnter))          // keep 10.0.0.12, this engine's node
 	waitForView(t, tm, "┃ Which node holds replica 1?")
 	tm.Send(key(tea.KeyDown)) // from 10.0.0.11 to 10.0.0.12, replica 0's
 	tm.Send(key(tea.KeyEnter))
