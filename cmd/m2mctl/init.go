@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +15,6 @@ import (
 
 	"github.com/charmbracelet/huh"
 	"github.com/spf13/cobra"
-
-	"github.com/m2mnet/m2m/connector/identity"
 )
 
 // initOptions is what `m2mctl init` was asked to do.
@@ -23,6 +22,7 @@ type initOptions struct {
 	io         *ioStreams
 	output     string
 	force      bool
+	update     bool
 	yes        bool
 	accessible bool
 	answers    map[string]string // question flag → value, for the flags given on the command line
@@ -52,6 +52,10 @@ and io.m2m.edge=true, taken off every other node. The defaults keep the labels t
 replica 0 and the edge on this engine's node and the others by address. --no-label prints the
 'docker node update' commands instead of running them. A replica's label leaves the node that has it only
 with --move-replicas (or your confirmation): that replica's data stays on the old node.
+
+--update starts from the existing file instead of from scratch: its values are the answers offered (and
+taken, with --yes), its secrets are not asked again, and the cluster id, Grafana password and identity key
+are kept. Change a Swarm's placement with it: a new cluster id would not start the replicas' data files.
 
 On a terminal init shows a form. Without one (or with --accessible) it asks line by line, which also
 suits screen readers and answers piped in. Each question has a flag; with --yes nothing is asked,
@@ -83,6 +87,9 @@ on the command line, where they would end up in the shell history.`,
   # Label by hand: print the docker node update commands, change no node
   m2mctl init --target swarm --no-label
 
+  # Later: move the edge to another node, keeping everything else (keys, cluster id, replicas)
+  m2mctl init --update --yes --edge-node 10.0.0.12
+
   # Start again: the old .env is kept as .env.bak-<timestamp>
   m2mctl init --force`,
 		Args: cobra.NoArgs,
@@ -99,6 +106,7 @@ on the command line, where they would end up in the shell history.`,
 	f := cmd.Flags()
 	f.StringVarP(&opts.output, "output", "o", ".env", "where to write the settings")
 	f.BoolVar(&opts.force, "force", false, "replace an existing file, keeping a copy as <file>.bak-<timestamp>")
+	f.BoolVar(&opts.update, "update", false, "start from the existing file: its values are the answers offered, its keys, passwords and cluster id are kept (a copy is kept as <file>.bak-<timestamp>)")
 	f.BoolVarP(&opts.yes, "yes", "y", false, "ask nothing: take the flags, and defaults for the rest")
 	f.BoolVar(&opts.accessible, "accessible", false, "ask line by line even on a terminal (screen readers)")
 	for _, q := range questions() {
@@ -141,7 +149,13 @@ func flagUsage(q question) string {
 }
 
 func initRun(ctx context.Context, opts *initOptions) error {
-	if err := checkWritable(opts.output, opts.force); err != nil {
+	var old existing
+	if opts.update {
+		var err error
+		if old, err = readExisting(opts.output, opts.io.ErrOut); err != nil {
+			return err
+		}
+	} else if err := checkWritable(opts.output, opts.force); err != nil {
 		if errors.Is(err, errEnvExists) || errors.Is(err, errNoDir) {
 			return usageError{err}
 		}
@@ -155,31 +169,11 @@ func initRun(ctx context.Context, opts *initOptions) error {
 	if err != nil {
 		return err
 	}
+	kept := applyExisting(qs, a, preset, old)
 	sw := &swarmSetup{flags: opts.swarm}
 	defer sw.close()
-	if opts.yes {
-		applyFollows(qs, a, preset, map[string]string{})
-		if err := checkScripted(qs, a); err != nil {
-			return err
-		}
-		if onSwarm(a) {
-			if err := sw.connect(ctx); err != nil {
-				return err
-			}
-			n := settings.Values{settings.TigerBeetleReplicaCount: a.get(settings.TigerBeetleReplicaCount)}.ReplicaCount()
-			if err := sw.place(n, opts.io.ErrOut, a.values().String(settings.ProjectName)); err != nil {
-				return err
-			}
-		}
-	} else {
-		if onSwarm(a) { // --target swarm: find out now, before any question, whether the manager answers
-			if err := sw.connect(ctx); err != nil {
-				return err
-			}
-		}
-		if err := runWizard(ctx, opts, qs, a, preset, sw); err != nil {
-			return err
-		}
+	if err := answer(ctx, opts, qs, a, preset, kept, sw); err != nil {
+		return err
 	}
 	for _, q := range qs {
 		if preset[q.name] && !q.applies(a) {
@@ -195,14 +189,23 @@ func initRun(ctx context.Context, opts *initOptions) error {
 		// The wizard shows the warning when it asks for the backend; a flag or --yes skips that.
 		fmt.Fprintf(opts.io.ErrOut, "WARNING: %s\n", envBackendWarning)
 	}
+	if w := replicaCountWarning(old, a.get(settings.TigerBeetleReplicaCount)); opts.update && w != "" {
+		fmt.Fprintf(opts.io.ErrOut, "WARNING: %s\n", w)
+	}
 
 	gen, err := generate()
 	if err != nil {
 		return err
 	}
+	if err := keepGenerated(&gen, old); err != nil {
+		return err
+	}
 	values, err := finalValues(qs, a, gen)
 	if err != nil {
 		return usageError{err}
+	}
+	if opts.update {
+		values = mergeExisting(qs, a, old, kept, values, opts.io.ErrOut)
 	}
 	if onSwarm(a) {
 		values[settings.TigerBeetleReplicaAddresses] = replicaAddresses(sw.nodes, sw.p, opts.swarm.replicaPort)
@@ -211,7 +214,7 @@ func initRun(ctx context.Context, opts *initOptions) error {
 	if err != nil {
 		return usageError{fmt.Errorf("%w\nnothing was written", withFlags(qs, err))}
 	}
-	backup, err := writeEnvFile(opts.output, settings.RenderEnv(values), opts.force, opts.now())
+	backup, err := writeEnvFile(opts.output, settings.RenderEnv(values), opts.force || opts.update, opts.now())
 	if err != nil {
 		return err
 	}
@@ -226,6 +229,33 @@ func initRun(ctx context.Context, opts *initOptions) error {
 	}
 	printNextSteps(opts, parsed, sw)
 	return nil
+}
+
+// answer completes the answers: from flags and defaults alone with --yes, else by asking. kept are secrets
+// that --update keeps: answered, and not asked again.
+func answer(ctx context.Context, opts *initOptions, qs []question, a answers, preset, kept map[string]bool, sw *swarmSetup) error {
+	if opts.yes {
+		applyFollows(qs, a, preset, map[string]string{})
+		if err := checkScripted(qs, a, kept); err != nil {
+			return err
+		}
+		if !onSwarm(a) {
+			return nil
+		}
+		if err := sw.connect(ctx); err != nil {
+			return err
+		}
+		n := settings.Values{settings.TigerBeetleReplicaCount: a.get(settings.TigerBeetleReplicaCount)}.ReplicaCount()
+		return sw.place(n, opts.io.ErrOut, a.values().String(settings.ProjectName))
+	}
+	if onSwarm(a) { // --target swarm (or the existing file's): find out before any question whether the manager answers
+		if err := sw.connect(ctx); err != nil {
+			return err
+		}
+	}
+	notAsked := maps.Clone(preset)
+	maps.Copy(notAsked, kept)
+	return runWizard(ctx, opts, qs, a, notAsked, kept, sw)
 }
 
 // startingAnswers fills every question with its flag's value, or else its default (a fresh node id for
@@ -270,11 +300,11 @@ func startingAnswers(qs []question, flags map[string]string) (answers, map[strin
 	return a, preset, nil
 }
 
-// checkScripted names every flag still needed when nothing may be asked.
-func checkScripted(qs []question, a answers) error {
+// checkScripted names every flag still needed when nothing may be asked; kept secrets are answered.
+func checkScripted(qs []question, a answers, kept map[string]bool) error {
 	var missing []string
 	for _, q := range qs {
-		if q.applies(a) && a.get(q.name) == "" && q.required(a) {
+		if q.applies(a) && a.get(q.name) == "" && !kept[q.name] && q.required(a) {
 			missing = append(missing, fmt.Sprintf("--%s (%s: %s)", q.flag, q.name, q.setting().Doc))
 		}
 	}
@@ -285,8 +315,8 @@ func checkScripted(qs []question, a answers) error {
 		strings.Join(missing, "\n  "))
 }
 
-func runWizard(ctx context.Context, opts *initOptions, qs []question, a answers, preset map[string]bool, sw *swarmSetup) error {
-	w := &wizard{qs: qs, a: a, preset: preset, output: opts.output, out: opts.io.ErrOut, theme: huh.ThemeCharm(), swarm: sw}
+func runWizard(ctx context.Context, opts *initOptions, qs []question, a answers, preset, kept map[string]bool, sw *swarmSetup) error {
+	w := &wizard{qs: qs, a: a, preset: preset, kept: kept, output: opts.output, out: opts.io.ErrOut, theme: huh.ThemeCharm(), swarm: sw}
 	if opts.io.noColor {
 		w.theme = huh.ThemeBase()
 		w.plain = true
@@ -352,54 +382,4 @@ func withFlags(qs []question, err error) error {
 		}
 	}
 	return ps
-}
-
-// printWritten says what was written, and where the stack will run on a Swarm.
-func printWritten(opts *initOptions, v settings.Values, gen generated, backup string, sw *swarmSetup) {
-	out := opts.io.Out
-	if !opts.yes && opts.io.IsInteractive() {
-		fmt.Fprintln(out) // below the form's last line
-	}
-	if backup != "" {
-		fmt.Fprintf(out, "Kept the previous settings as %s.\n", backup)
-	}
-	fmt.Fprintf(out, "Wrote %s (mode 0600). Keep it private: it holds this node's keys and passwords.\n", opts.output)
-	fmt.Fprintf(out, "Node %s, public key %s\n", v.String(settings.NodeID), identity.EncodePublicKey(gen.publicKey))
-	if v.String(settings.DeployTarget) == settings.TargetSwarm {
-		fmt.Fprintf(out, "On the swarm:\n%s", placementText(sw.nodes, sw.p))
-	}
-}
-
-func printNextSteps(opts *initOptions, v settings.Values, sw *swarmSetup) {
-	out := opts.io.Out
-	swarm := v.String(settings.DeployTarget) == settings.TargetSwarm
-	fmt.Fprintf(out, "\nNext steps:\n")
-	if v.String(settings.BTPTLS) == "acme" {
-		where := "this host"
-		if swarm {
-			edge, _ := sw.nodes.byID(sw.p.edge)
-			where = "the edge node (" + edge.Addr + ")"
-		}
-		fmt.Fprintf(out, "  point %s at %s (a DNS A/AAAA record) and open TCP ports %s and %s to the internet:\n"+
-			"      the CA checks the name on %s before it issues the certificate\n",
-			v.String(settings.BTPDomain), where, v.String(settings.BTPPort), v.String(settings.BTPTLSPort), v.String(settings.BTPTLSPort))
-	}
-	up := "m2mctl up"
-	if opts.output != ".env" {
-		up += " --env-file " + opts.output
-	}
-	if swarm {
-		fmt.Fprintf(out, "  m2mctl images save m2m-images.tar, then m2mctl images load m2m-images.tar on each node\n"+
-			"      every node needs the stack's images (skip this when they come from a registry)\n")
-		fmt.Fprintf(out, "  %s\n      deploy the stack, on a manager (or with DOCKER_HOST pointing at one)\n", up)
-		fmt.Fprintf(out, "  m2mctl status\n      check that every service is running, and on which node\n")
-		return
-	}
-	fmt.Fprintf(out, "  %s\n      deploy the stack\n", up)
-	fmt.Fprintf(out, "  m2mctl status\n      check that every service is healthy; the connector's own check is\n")
-	fmt.Fprintf(out, "      curl http://127.0.0.1:%s/health/ready\n", v.String(settings.HealthCheckPort))
-	if v.Bool(settings.PrometheusEnabled) {
-		fmt.Fprintf(out, "  http://127.0.0.1:%s\n      Grafana: user admin, password %s in %s\n",
-			v.String(settings.GrafanaPort), settings.GrafanaPassword, opts.output)
-	}
 }

@@ -25,7 +25,8 @@ var errAborted = errors.New("init cancelled; nothing was written")
 type wizard struct {
 	qs         []question
 	a          answers
-	preset     map[string]bool // answered by flags: not asked
+	preset     map[string]bool // answered by flags (or kept by --update): not asked
+	kept       map[string]bool // secrets --update keeps from the existing file
 	output     string          // the .env path, for the summary
 	accessible bool
 	plain      bool      // no colour (NO_COLOR, TERM=dumb)
@@ -287,7 +288,7 @@ const (
 
 // summary shows every answer (secrets and generated values only as such) and asks what to do.
 func (w *wizard) summary(ctx context.Context) (string, error) {
-	text := summaryText(w.qs, w.a)
+	text := summaryText(w.qs, w.a, w.kept)
 	if w.a.get(settings.DeployTarget) == settings.TargetSwarm && w.swarm != nil && w.swarm.mgr != nil {
 		text += "\n" + placementSummary(w.swarm, summaryWidth())
 	}
@@ -313,7 +314,7 @@ func (w *wizard) summary(ctx context.Context) (string, error) {
 }
 
 // summaryText lists the answers that apply, then what init generates. Secrets are never shown.
-func summaryText(qs []question, a answers) string {
+func summaryText(qs []question, a answers, kept map[string]bool) string {
 	var b strings.Builder
 	width := summaryWidth()
 	for _, q := range qs {
@@ -324,6 +325,8 @@ func summaryText(qs []question, a answers) string {
 		switch {
 		case q.kind == kindSecretFile && v != "":
 			v = "(read from " + v + ", not shown)"
+		case kept[q.name]:
+			v = "(kept from the existing file, not shown)"
 		case v == "":
 			v = "(empty)"
 		}

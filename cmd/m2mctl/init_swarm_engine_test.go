@@ -64,8 +64,13 @@ func TestInitTargetSwarmLabelsTheNodes(t *testing.T) {
 	t.Setenv("DOCKER_HOST", s.Manager().Host)
 	dir := t.TempDir()
 	env := filepath.Join(dir, ".env")
+	// The first run writes the .env; the later ones change the placement with --update, which keeps the keys
+	// and, above all, the cluster id that the replicas' data files carry.
 	yes := func(extra ...string) initResult {
-		args := append([]string{"--yes", "--force", "--output", env, "--target", "swarm"}, swarmInitFlags...)
+		args := append([]string{"--yes", "--output", env, "--target", "swarm"}, swarmInitFlags...)
+		if _, err := os.Stat(env); err == nil {
+			args = append(args, "--update")
+		}
 		return runInit(t, strings.NewReader(""), append(args, extra...)...)
 	}
 	n0, n1, n2 := s.Nodes[0], s.Nodes[1], s.Nodes[2]
@@ -88,6 +93,7 @@ func TestInitTargetSwarmLabelsTheNodes(t *testing.T) {
 	if !strings.Contains(res.stdout, "replica 0  on "+n0.IP+" (") || !strings.Contains(res.stdout, "Labelled node "+n0.IP) {
 		t.Errorf("init did not say where replica 0 runs and what it labelled:\n%s", res.stdout)
 	}
+	cluster := v.String(settings.TigerBeetleClusterID)
 
 	// Replica 0 to node 1: its data would stay on node 0. Refused, nothing written or labelled.
 	before, _ := os.ReadFile(env)
@@ -113,9 +119,9 @@ func TestInitTargetSwarmLabelsTheNodes(t *testing.T) {
 	wantLabels(t, s, "--no-label", replica(0)+","+edge, replica(1), replica(2))
 
 	// The wizard, line by line: target swarm, keep 3 replicas and their nodes, edge on the third node.
-	lines := []string{"2", "", "", "", "", "3", ""}
-	//                tgt rep r0  r1  r2  edge sum
-	args := append([]string{"--force", "--output", env}, swarmInitFlags...)
+	lines := []string{"", "", "", "", "", "3", ""}
+	//                tgt rep r0  r1  r2  edge sum (target and count: as the .env says)
+	args := append([]string{"--update", "--output", env}, swarmInitFlags...)
 	res = runInit(t, linePipe(t, lines), args...)
 	if res.code != 0 {
 		t.Fatalf("init, accessible, on the swarm: exit %d\n%s%s", res.code, res.stdout, res.stderr)
@@ -139,8 +145,12 @@ func TestInitTargetSwarmLabelsTheNodes(t *testing.T) {
 		t.Errorf("--move-replicas: exit %d, want 0 and a warning per moved replica:\n%s", res.code, res.stderr)
 	}
 	wantLabels(t, s, "--move-replicas", replica(1), replica(0), replica(2)+","+edge)
-	if v := loadWritten(t, env); !strings.HasPrefix(v.String(settings.TigerBeetleReplicaAddresses), n1.IP+":3000,"+n0.IP+":3000,") {
+	v = loadWritten(t, env)
+	if !strings.HasPrefix(v.String(settings.TigerBeetleReplicaAddresses), n1.IP+":3000,"+n0.IP+":3000,") {
 		t.Errorf("after the swap %s=%s", settings.TigerBeetleReplicaAddresses, v.String(settings.TigerBeetleReplicaAddresses))
+	}
+	if v.String(settings.TigerBeetleClusterID) != cluster {
+		t.Errorf("--update changed %s", settings.TigerBeetleClusterID)
 	}
 	t.Logf("init --yes --move-replicas printed:\n%s%s", res.stdout, res.stderr)
 
