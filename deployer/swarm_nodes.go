@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -64,6 +66,13 @@ func (s *Swarm) SwarmNodes(ctx context.Context) ([]SwarmNode, error) {
 		}
 		if n.ManagerStatus != nil {
 			sn.Leader = n.ManagerStatus.Leader
+			// A manager may report 0.0.0.0 as its status address (moby/moby#35437); the address it manages
+			// the swarm on is its own.
+			if unspecified(sn.Addr) {
+				if host, _, err := net.SplitHostPort(n.ManagerStatus.Addr); err == nil {
+					sn.Addr = host
+				}
+			}
 		}
 		out = append(out, sn)
 	}
@@ -74,6 +83,11 @@ func (s *Swarm) SwarmNodes(ctx context.Context) ([]SwarmNode, error) {
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out, nil
+}
+
+func unspecified(addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	return err != nil || ip.IsUnspecified()
 }
 
 // compareAddr orders IPv4 addresses numerically (10.0.0.9 before 10.0.0.10), anything else as text.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,6 +98,12 @@ func nodeNames(nodes []deployer.SwarmNode) string {
 	return strings.Join(names, ", ")
 }
 
+// addressable reports whether the node has an address other nodes can reach: a replica listens on it.
+func addressable(n deployer.SwarmNode) bool {
+	ip, err := netip.ParseAddr(n.Addr)
+	return err == nil && !ip.IsUnspecified() && !ip.IsLoopback()
+}
+
 // labelledReplica is the replica the node is labelled for, or -1.
 func labelledReplica(n deployer.SwarmNode) int {
 	v, ok := n.Labels[stack.NodeLabelReplica]
@@ -142,7 +149,7 @@ func defaultPlacement(nodes swarmNodes, n int, given placement) placement {
 				if p.replicas[i] != "" {
 					break
 				}
-				if !used[node.ID] && node.Schedulable() && (!unlabelled || labelledReplica(node) < 0) {
+				if !used[node.ID] && node.Schedulable() && addressable(node) && (!unlabelled || labelledReplica(node) < 0) {
 					p.replicas[i], used[node.ID] = node.ID, true
 				}
 			}
@@ -188,6 +195,10 @@ func checkPlacement(nodes swarmNodes, p placement) error {
 		n, ok := nodes.byID(id)
 		if !ok {
 			return fmt.Errorf("replica %d: node %s is not in the swarm", i, id)
+		}
+		if !addressable(n) {
+			return fmt.Errorf("replica %d: node %s reports no address the other nodes reach it on (%q), and TigerBeetle needs one: "+
+				"have it rejoin the swarm with --advertise-addr IP, or choose another node", i, nodeName(n), n.Addr)
 		}
 		if j, dup := seen[id]; dup {
 			return fmt.Errorf("replicas %d and %d are both on node %s: each replica needs its own node (its own disk and host)", j, i, nodeName(n))

@@ -44,7 +44,7 @@ func (w *wizard) askPlacement(ctx context.Context) error {
 		}
 		s.p = p
 		moves := replicaMoves(s.nodes, p)
-		if len(moves) > 0 && !s.flags.moveReplicas && !s.movesOK {
+		if len(moves) > 0 && !s.flags.moveReplicas && s.confirmed != movesKey(moves) {
 			ok, err := w.confirmMoves(ctx, moves)
 			if err != nil {
 				return err
@@ -52,7 +52,7 @@ func (w *wizard) askPlacement(ctx context.Context) error {
 			if !ok {
 				continue
 			}
-			s.movesOK = true
+			s.confirmed = movesKey(moves) // asked again only if another round moves other replicas
 		}
 		for _, warning := range placementWarnings(s.nodes, p) {
 			fmt.Fprintf(w.out, "warning: %s\n", warning)
@@ -153,4 +153,13 @@ func (w *wizard) confirmMoves(ctx context.Context, moves []replicaMove) (bool, e
 func placementSummary(s *swarmSetup, width int) string {
 	return fmt.Sprintf("\nOn the swarm:\n%s%-*s  %s", placementText(s.nodes, s.p), width, settings.TigerBeetleReplicaAddresses,
 		replicaAddresses(s.nodes, s.p, s.flags.replicaPort))
+}
+
+// movesKey identifies a set of replica moves, so that a confirmation covers those moves and no others.
+func movesKey(moves []replicaMove) string {
+	var b strings.Builder
+	for _, m := range moves {
+		fmt.Fprintf(&b, "%d:%s>%s;", m.replica, m.from.ID, m.to)
+	}
+	return b.String()
 }

@@ -42,8 +42,8 @@ type swarmSetup struct {
 	nodes swarmNodes
 	given placement // what the flags chose
 	p     placement
-	// movesOK: a replica label may leave the node that holds its data (--move-replicas, or confirmed).
-	movesOK bool
+	// confirmed are the replica moves the operator confirmed in the wizard (movesKey).
+	confirmed string
 }
 
 // connect opens the manager named by DOCKER_HOST (or the default socket) and lists its nodes, once.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/m2mnet/m2m/deployer"
 	"github.com/m2mnet/m2m/stack"
+	"github.com/m2mnet/m2m/stack/settings"
 )
 
 // testNodes is a four-node swarm whose nodes all report the same hostname, as cloned machines do. Node .13 is
@@ -129,8 +131,17 @@ func TestCheckPlacementRefusesSharedAndMissingNodes(t *testing.T) {
 			t.Errorf("checkPlacement(%v) = %v, want %q", tt.p, err, tt.want)
 		}
 	}
+	nowhere := slices.Clone(nodes)
+	nowhere[1].Addr = "0.0.0.0"
+	err := checkPlacement(nowhere, placement{replicas: []string{a, b}, edge: a})
+	if want := `replica 1: node 0.0.0.0 (aaaa9999eeee) reports no address the other nodes reach it on ("0.0.0.0")`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("checkPlacement with a node without an address = %v, want %q", err, want)
+	}
+	if p := defaultPlacement(nowhere, 1, placement{}); p.replicas[0] != nodes[0].ID {
+		t.Errorf("defaultPlacement chose %s for replica 0, want the first node with an address", p.replicas[0])
+	}
 	one := swarmNodes{nodes[0], nodes[2]} // one node takes tasks, the other is drained
-	err := checkPlacement(one, placement{replicas: []string{a, ""}, edge: a})
+	err = checkPlacement(one, placement{replicas: []string{a, ""}, edge: a})
 	if want := "replica 1 has no node: 2 replicas need 2 nodes that take tasks and hold no other replica, and the swarm has 1"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("checkPlacement with too few nodes = %v, want %q", err, want)
 	}
@@ -274,5 +285,47 @@ func TestPlacementFormRefusesANodeThatHoldsAnotherReplica(t *testing.T) {
 	}
 	if err := checkPlacement(nodes, p); err != nil {
 		t.Errorf("the form's placement does not stand: %v", err)
+	}
+}
+
+// Line by line: a node that holds another replica is refused as it is chosen; moving a replica off the node
+// labelled for it shows where its data stays and needs a yes — "no" asks again.
+func TestPlacementAccessibleConfirmsAReplicaMove(t *testing.T) {
+	nodes := withLabels(testNodes(), map[int]map[string]string{
+		0: {stack.NodeLabelReplica: "0", stack.NodeLabelEdge: "true"},
+		1: {stack.NodeLabelReplica: "1"},
+		3: {stack.NodeLabelReplica: "2"},
+	})
+	tests := []struct {
+		name  string
+		lines []string
+		want  string // replica 0's node
+	}{
+		//                                   r0   r0   r1  r2  edge move r0   r1  r2  edge
+		{"refused, then kept", []string{"4", "3", "", "", "", "n", "1", "", "", ""}, "10.0.0.11"},
+		{"confirmed", []string{"4", "3", "", "", "", "y"}, "10.0.0.13"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			w := newTestWizard(t)
+			w.accessible, w.in, w.out = true, newLineReader(linePipe(t, tt.lines)), &out
+			w.a.set(settings.TigerBeetleReplicaCount, "3")
+			// A manager is open already: askPlacement asks it nothing more than the nodes given here.
+			w.swarm = &swarmSetup{mgr: &deployer.Swarm{}, nodes: nodes, flags: swarmFlags{replicaPort: 3000}}
+			if err := w.askPlacement(context.Background()); err != nil {
+				t.Fatalf("askPlacement: %v\n%s", err, out.String())
+			}
+			n, _ := nodes.byID(w.swarm.p.replicas[0])
+			if n.Addr != tt.want {
+				t.Errorf("replica 0 on %s, want %s", n.Addr, tt.want)
+			}
+			for _, shown := range []string{"node 10.0.0.14 (dddd4444eeee) already holds replica 2",
+				"WARNING: replica 0 moves to node 10.0.0.13 (cccc3333dddd)", "stays on node 10.0.0.11 (aaaa1111bbbb)"} {
+				if !strings.Contains(out.String(), shown) {
+					t.Errorf("the dialogue does not show %q:\n%s", shown, out.String())
+				}
+			}
+		})
 	}
 }
