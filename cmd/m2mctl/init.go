@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,6 +101,7 @@ on the command line, where they would end up in the shell history.`,
 					opts.answers[flag] = *v
 				}
 			}
+			opts.swarm.portGiven = cmd.Flags().Changed("replica-port")
 			return initRun(cmd.Context(), opts)
 		},
 	}
@@ -116,7 +118,7 @@ on the command line, where they would end up in the shell history.`,
 		"with --target swarm: the node of a replica, as REPLICA=NODE (NODE: its ID, a prefix of it, or its address); repeat or separate with commas (default: the nodes' labels, else this engine's node and the others by address)")
 	f.StringVar(&opts.swarm.edgeNode, "edge-node", "",
 		"with --target swarm: the node that publishes the BTP port and runs the connector and monitoring (default: the node labelled io.m2m.edge=true, else replica 0's)")
-	f.IntVar(&opts.swarm.replicaPort, "replica-port", stack.ReplicaPort, "with --target swarm: the port each replica listens on, on its node's address")
+	f.IntVar(&opts.swarm.replicaPort, "replica-port", stack.ReplicaPort, "with --target swarm: the port each replica listens on, on its node's address (with --update, the existing file's is kept)")
 	f.BoolVar(&opts.swarm.noLabel, "no-label", false, "with --target swarm: print the docker node update commands instead of labelling the nodes")
 	f.BoolVar(&opts.swarm.moveReplicas, "move-replicas", false,
 		"with --target swarm: allow a replica's label to leave the node that has it (that replica's data stays on the old node)")
@@ -170,7 +172,10 @@ func initRun(ctx context.Context, opts *initOptions) error {
 		return err
 	}
 	kept := applyExisting(qs, a, preset, old)
-	sw := &swarmSetup{flags: opts.swarm}
+	sw := &swarmSetup{flags: opts.swarm, project: cmp.Or(old[settings.ProjectName], a.values().String(settings.ProjectName))}
+	if !sw.flags.portGiven {
+		sw.flags.replicaPort = existingReplicaPort(old, sw.flags.replicaPort)
+	}
 	defer sw.close()
 	if err := answer(ctx, opts, qs, a, preset, kept, sw); err != nil {
 		return err
@@ -208,7 +213,7 @@ func initRun(ctx context.Context, opts *initOptions) error {
 		values = mergeExisting(qs, a, old, kept, values, opts.io.ErrOut)
 	}
 	if onSwarm(a) {
-		values[settings.TigerBeetleReplicaAddresses] = replicaAddresses(sw.nodes, sw.p, opts.swarm.replicaPort)
+		values[settings.TigerBeetleReplicaAddresses] = replicaAddresses(sw.nodes, sw.p, sw.flags.replicaPort)
 	}
 	parsed, err := settings.Parse(values)
 	if err != nil {
@@ -246,7 +251,7 @@ func answer(ctx context.Context, opts *initOptions, qs []question, a answers, pr
 			return err
 		}
 		n := settings.Values{settings.TigerBeetleReplicaCount: a.get(settings.TigerBeetleReplicaCount)}.ReplicaCount()
-		return sw.place(n, opts.io.ErrOut, a.values().String(settings.ProjectName))
+		return sw.place(n, opts.io.ErrOut)
 	}
 	if onSwarm(a) { // --target swarm (or the existing file's): find out before any question whether the manager answers
 		if err := sw.connect(ctx); err != nil {

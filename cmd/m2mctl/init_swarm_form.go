@@ -140,7 +140,7 @@ func replicaNodeFree(nodes swarmNodes, p placement, i int, id string) error {
 // confirmMoves shows what moving replica labels leaves behind and asks whether to do it anyway.
 func (w *wizard) confirmMoves(ctx context.Context, moves []replicaMove) (bool, error) {
 	ok := false
-	text := "WARNING: " + strings.Join(moveWarnings(w.swarm.nodes, moves, w.a.values().String(settings.ProjectName)), "\nWARNING: ")
+	text := "WARNING: " + strings.Join(moveWarnings(w.swarm.nodes, moves, w.swarm.project), "\nWARNING: ")
 	confirm := huh.NewConfirm().Title("Move these replica labels anyway?").Description(text).
 		Affirmative("Yes, move them").Negative("No, choose again").Value(&ok)
 	if err := w.runItems(ctx, placementTitle, []item{{field: confirm, help: text}}); err != nil {

@@ -19,6 +19,7 @@ type swarmFlags struct {
 	replicaNodes []string // REPLICA=NODE
 	edgeNode     string
 	replicaPort  int
+	portGiven    bool // --replica-port was given, not its default
 	noLabel      bool
 	moveReplicas bool
 }
@@ -37,11 +38,12 @@ func (f swarmFlags) given() []string {
 
 // swarmSetup is init's work on a Swarm: the manager it talks to, the nodes it listed, the placement chosen.
 type swarmSetup struct {
-	flags swarmFlags
-	mgr   *deployer.Swarm
-	nodes swarmNodes
-	given placement // what the flags chose
-	p     placement
+	flags   swarmFlags
+	project string // COMPOSE_PROJECT_NAME: the replicas' volumes are named after it
+	mgr     *deployer.Swarm
+	nodes   swarmNodes
+	given   placement // what the flags chose
+	p       placement
 	// confirmed are the replica moves the operator confirmed in the wizard (movesKey).
 	confirmed string
 }
@@ -112,7 +114,7 @@ func (s *swarmSetup) fromFlags(n int) error {
 
 // place chooses, without asking, the placement of n replicas: the flags', then defaultPlacement. Every
 // problem is a usage error naming the flag that settles it.
-func (s *swarmSetup) place(n int, warn io.Writer, project string) error {
+func (s *swarmSetup) place(n int, warn io.Writer) error {
 	if err := s.fromFlags(n); err != nil {
 		return usageErrorf("bad placement flags; nothing was written:\n  %v", err)
 	}
@@ -123,9 +125,9 @@ func (s *swarmSetup) place(n int, warn io.Writer, project string) error {
 	moves := replicaMoves(s.nodes, s.p)
 	if len(moves) > 0 && !s.flags.moveReplicas {
 		return usageErrorf("%s; nothing was written or labelled: give --replica-node to keep each replica on its node, or --move-replicas to move the labels all the same",
-			strings.Join(moveWarnings(s.nodes, moves, project), "; "))
+			strings.Join(moveWarnings(s.nodes, moves, s.project), "; "))
 	}
-	for _, w := range moveWarnings(s.nodes, moves, project) {
+	for _, w := range moveWarnings(s.nodes, moves, s.project) {
 		fmt.Fprintf(warn, "WARNING: %s\n", w)
 	}
 	for _, w := range placementWarnings(s.nodes, s.p) {

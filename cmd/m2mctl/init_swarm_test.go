@@ -329,3 +329,21 @@ func TestPlacementAccessibleConfirmsAReplicaMove(t *testing.T) {
 		})
 	}
 }
+
+// Scripted, a replica move is refused without --move-replicas, and warned about with it, naming the volume
+// of the project that stays behind.
+func TestPlaceRefusesAReplicaMoveUnlessAllowed(t *testing.T) {
+	nodes := withLabels(testNodes(), map[int]map[string]string{0: {stack.NodeLabelReplica: "0"}})
+	for _, allow := range []bool{false, true} {
+		var warn strings.Builder
+		s := &swarmSetup{nodes: nodes, project: "edge-a", flags: swarmFlags{replicaNodes: []string{"0=10.0.0.14"}, moveReplicas: allow}}
+		err := s.place(1, &warn)
+		const volume = "its data (volume edge-a_tigerbeetle-data-0) stays on node 10.0.0.11 (aaaa1111bbbb)"
+		switch {
+		case !allow && (err == nil || !strings.Contains(err.Error(), volume) || !strings.Contains(err.Error(), "--move-replicas")):
+			t.Errorf("without --move-replicas: %v", err)
+		case allow && (err != nil || !strings.Contains(warn.String(), "WARNING: replica 0 moves to node 10.0.0.14") || !strings.Contains(warn.String(), volume)):
+			t.Errorf("with --move-replicas: %v, warned %q", err, warn.String())
+		}
+	}
+}

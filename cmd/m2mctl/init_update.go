@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -110,6 +111,16 @@ func mergeExisting(qs []question, a answers, old existing, kept map[string]bool,
 	}
 	maps.Copy(out, values)
 	return out
+}
+
+// existingReplicaPort is the port of the existing TIGERBEETLE_REPLICA_ADDRESSES, so that --update moves no
+// replica's port unless told to; else port.
+func existingReplicaPort(old existing, port int) int {
+	first, _, _ := strings.Cut(old[settings.TigerBeetleReplicaAddresses], ",")
+	if ap, err := netip.ParseAddrPort(strings.TrimSpace(first)); err == nil && ap.Port() != 0 {
+		return int(ap.Port())
+	}
+	return port
 }
 
 // replicaCountWarning says that a ledger formatted with one replica count does not start with another.

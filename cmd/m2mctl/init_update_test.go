@@ -123,3 +123,18 @@ func TestInitUpdateNeedsAReadableFile(t *testing.T) {
 		t.Errorf("--update of a broken file: exit %d, stderr %q", res.code, res.stderr)
 	}
 }
+
+func TestExistingReplicaPortIsKept(t *testing.T) {
+	for _, tt := range []struct {
+		addrs string
+		want  int
+	}{
+		{"10.0.0.11:3001,10.0.0.12:3001,10.0.0.13:3001", 3001},
+		{"", 3000},
+		{"not-an-address", 3000},
+	} {
+		if got := existingReplicaPort(existing{settings.TigerBeetleReplicaAddresses: tt.addrs}, 3000); got != tt.want {
+			t.Errorf("existingReplicaPort(%q) = %d, want %d", tt.addrs, got, tt.want)
+		}
+	}
+}
