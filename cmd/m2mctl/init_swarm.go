@@ -174,7 +174,7 @@ type notEnoughNodesError struct{ have, want int }
 
 func (e *notEnoughNodesError) Error() string {
 	return fmt.Sprintf("%d replicas need %d nodes that take tasks and hold no other replica, and the swarm has %d: "+
-		"join more nodes (docker swarm join-token worker, on a manager, prints the command), or run fewer replicas",
+		"join more nodes (docker swarm join-token worker, on a manager, prints the command), or run fewer replicas (--replicas 1)",
 		e.want, e.want, e.have)
 }
 

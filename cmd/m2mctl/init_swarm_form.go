@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/huh"
 
+	"github.com/m2mnet/m2m/deployer"
 	"github.com/m2mnet/m2m/stack/settings"
 )
 
@@ -24,6 +25,10 @@ func (w *wizard) askPlacement(ctx context.Context) error {
 	n := settings.Values{settings.TigerBeetleReplicaCount: w.a.get(settings.TigerBeetleReplicaCount)}.ReplicaCount()
 	if err := s.fromFlags(n); err != nil {
 		return usageErrorf("bad placement flags; nothing was written:\n  %v", err)
+	}
+	// With fewer nodes than replicas no answer would do: say so rather than ask.
+	if have := len(slices.DeleteFunc(slices.Clone(s.nodes), func(n deployer.SwarmNode) bool { return !addressable(n) })); have < n {
+		return usageErrorf("%v; nothing was written. The swarm's nodes:\n%s", &notEnoughNodesError{have: have, want: n}, nodeTable(s.nodes))
 	}
 	for {
 		p := defaultPlacement(s.nodes, n, w.lastPlacement(n))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -345,5 +346,22 @@ func TestPlaceRefusesAReplicaMoveUnlessAllowed(t *testing.T) {
 		case allow && (err != nil || !strings.Contains(warn.String(), "WARNING: replica 0 moves to node 10.0.0.14") || !strings.Contains(warn.String(), volume)):
 			t.Errorf("with --move-replicas: %v, warned %q", err, warn.String())
 		}
+	}
+}
+
+// The wizard does not ask for a placement that cannot be: three replicas on a two-node swarm.
+func TestPlacementIsNotAskedOnTooFewNodes(t *testing.T) {
+	w := newTestWizard(t)
+	var out strings.Builder
+	w.accessible, w.in, w.out = true, newLineReader(strings.NewReader("")), &out
+	w.a.set(settings.TigerBeetleReplicaCount, "3")
+	w.swarm = &swarmSetup{mgr: &deployer.Swarm{}, nodes: testNodes()[:2]}
+	err := w.askPlacement(context.Background())
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "3 replicas need 3 nodes") || !strings.Contains(err.Error(), "--replicas 1") {
+		t.Errorf("askPlacement on two nodes: %v, want a usage error with the way out", err)
+	}
+	if strings.Contains(out.String(), "Which node holds") {
+		t.Errorf("a replica's node was asked for:\n%s", out.String())
 	}
 }
