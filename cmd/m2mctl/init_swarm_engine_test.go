@@ -154,6 +154,28 @@ func TestInitTargetSwarmLabelsTheNodes(t *testing.T) {
 	}
 	t.Logf("init --yes --move-replicas printed:\n%s%s", res.stdout, res.stderr)
 
+	// up checks the labels against the .env before it deploys anything.
+	up := func() initResult {
+		var out, errOut strings.Builder
+		code := run(context.Background(), &ioStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
+			[]string{"up", "--dry-run", "--env-file", env})
+		return initResult{code: code, stdout: out.String(), stderr: errOut.String()}
+	}
+	if res := up(); res.code != 0 {
+		t.Errorf("up --dry-run with the labels init made: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.LabelNode(ctx, 0, map[string]string{stack.NodeLabelReplica: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	res = up()
+	for _, want := range []string{"nodes " + n0.IP, "are all labelled " + stack.NodeLabelReplica + "=2", "m2mctl init --update --target swarm"} {
+		if res.code != exitFailed || !strings.Contains(res.stderr, want) {
+			t.Errorf("up --dry-run with replica 2's label on two nodes: exit %d, want 1 and %q:\n%s", res.code, want, res.stderr)
+		}
+	}
+
 	t.Setenv("DOCKER_HOST", n1.Host)
 	res = yes()
 	if res.code != exitFailed || !strings.Contains(res.stderr, "is a worker") || !strings.Contains(res.stderr, "run m2mctl init on a manager") {

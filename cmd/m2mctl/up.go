@@ -100,6 +100,9 @@ func upRun(ctx context.Context, opts *upOptions) error {
 		return err
 	}
 	defer target.Close()
+	if err := checkSwarmLabels(ctx, target, opts.flags.envFile); err != nil {
+		return err
+	}
 	dopts := opts.flags.deployOptions(project, opts.pull)
 	dopts.RemoveOrphans = opts.removeOrphans
 	if opts.dryRun {
