@@ -31,6 +31,18 @@ func (ns swarmNodes) byID(id string) (deployer.SwarmNode, bool) {
 	return ns[i], true
 }
 
+// hostnamesDiffer reports whether every node has a hostname of its own.
+func (ns swarmNodes) hostnamesDiffer() bool {
+	seen := map[string]bool{}
+	for _, n := range ns {
+		if n.Hostname == "" || seen[n.Hostname] {
+			return false
+		}
+		seen[n.Hostname] = true
+	}
+	return true
+}
+
 // nodeName is how a node is shown: its address and short ID. Hostnames are not unique across a Swarm.
 func nodeName(n deployer.SwarmNode) string {
 	if n.Addr == "" {
@@ -39,13 +51,17 @@ func nodeName(n deployer.SwarmNode) string {
 	return n.Addr + " (" + n.ShortID() + ")"
 }
 
-// describe is a node's line in a list: name, role, state, and the m2m labels it carries.
-func describe(n deployer.SwarmNode) string {
+// describe is a node's line in the list of nodes: address, short ID, role, state, and the m2m labels it
+// carries; its hostname too when the nodes' hostnames tell them apart (cloned hosts often share one).
+func (ns swarmNodes) describe(n deployer.SwarmNode) string {
 	role := n.Role
 	if n.Leader {
 		role += ", leader"
 	}
 	s := fmt.Sprintf("%-15s  %s  %s, %s, %s", n.Addr, n.ShortID(), role, n.State, n.Availability)
+	if ns.hostnamesDiffer() {
+		s += "  " + n.Hostname
+	}
 	var holds []string
 	if r, ok := n.Labels[stack.NodeLabelReplica]; ok {
 		holds = append(holds, "replica "+r)

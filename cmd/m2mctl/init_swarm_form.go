@@ -87,7 +87,7 @@ func (w *wizard) placementItems(p *placement) []item {
 	s := w.swarm
 	options := make([]huh.Option[string], len(s.nodes))
 	for i, n := range s.nodes {
-		options[i] = huh.NewOption(describe(n), n.ID)
+		options[i] = huh.NewOption(s.nodes.describe(n), n.ID)
 	}
 	var items []item
 	for i := range p.replicas {

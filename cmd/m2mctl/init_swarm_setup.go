@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,15 +25,16 @@ type swarmFlags struct {
 	moveReplicas bool
 }
 
-// given reports whether any placement flag was given, for the note that says it is not used with compose.
+// given names the Swarm flags that were given, for the note that says they are not used with compose.
 func (f swarmFlags) given() []string {
 	var out []string
-	if len(f.replicaNodes) > 0 {
-		out = append(out, "--replica-node")
+	for flag, set := range map[string]bool{"--replica-node": len(f.replicaNodes) > 0, "--edge-node": f.edgeNode != "",
+		"--replica-port": f.portGiven, "--no-label": f.noLabel, "--move-replicas": f.moveReplicas} {
+		if set {
+			out = append(out, flag)
+		}
 	}
-	if f.edgeNode != "" {
-		out = append(out, "--edge-node")
-	}
+	slices.Sort(out)
 	return out
 }
 
@@ -148,7 +150,7 @@ func moveWarnings(nodes swarmNodes, moves []replicaMove, project string) []strin
 func nodeTable(nodes swarmNodes) string {
 	lines := make([]string, len(nodes))
 	for i, n := range nodes {
-		lines[i] = "  " + describe(n)
+		lines[i] = "  " + nodes.describe(n)
 	}
 	return strings.Join(lines, "\n")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -388,5 +389,21 @@ func TestSwarmLabelProblemsCompareTheLabelsWithTheSettings(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems:\n%s\nwant one saying %q", got, want)
 		}
+	}
+}
+
+// Nodes are shown by address and short ID; a hostname only when it tells the nodes apart.
+func TestNodeListShowsHostnamesOnlyWhenTheyDiffer(t *testing.T) {
+	same := testNodes()
+	if line := same.describe(same[1]); !strings.HasPrefix(line, "10.0.0.12        aaaa9999eeee  worker, ready, active") ||
+		!strings.HasSuffix(line, "(this engine)") || strings.Contains(line, "node") {
+		t.Errorf("node line %q", line)
+	}
+	named := slices.Clone(same)
+	for i := range named {
+		named[i].Hostname = fmt.Sprintf("db-%d", i)
+	}
+	if line := named.describe(named[0]); !strings.Contains(line, "active  db-0") {
+		t.Errorf("node line %q does not show its own hostname", line)
 	}
 }
