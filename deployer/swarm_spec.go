@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -34,6 +36,9 @@ func serviceSpecFor(p *types.Project, s types.ServiceConfig, refs swarmRefs) (sw
 	cs := &swarm.ContainerSpec{
 		Image: s.Image, Labels: map[string]string{labelStackNamespace: p.Name}, Command: s.Entrypoint, Args: s.Command,
 		Env: envList(s.Environment), User: s.User, ReadOnly: s.ReadOnly, CapabilityDrop: s.CapDrop, Hostname: s.Hostname,
+		// The docker CLI always sends privileges and resources, empty when the file sets none; the same spec
+		// keeps each tool from replacing the other's tasks.
+		Privileges: &swarm.Privileges{},
 	}
 	if s.HealthCheck != nil {
 		cs.Healthcheck = healthConfig(s.HealthCheck)
@@ -59,14 +64,17 @@ func serviceSpecFor(p *types.Project, s types.ServiceConfig, refs swarmRefs) (sw
 	for _, ref := range s.Secrets {
 		obj := p.Secrets[ref.Source]
 		cs.Secrets = append(cs.Secrets, &swarm.SecretReference{SecretID: refs.secrets[ref.Source], SecretName: obj.Name,
-			File: &swarm.SecretReferenceFileTarget{Name: orDefault(ref.Target, ref.Source), UID: "0", GID: "0", Mode: 0o444}})
+			File: &swarm.SecretReferenceFileTarget{Name: secretTarget(ref), UID: "0", GID: "0", Mode: 0o444}})
 	}
+	// Sorted by name, as the docker CLI sorts them: the order of a list is part of the spec.
+	slices.SortStableFunc(cs.Secrets, func(a, b *swarm.SecretReference) int { return strings.Compare(a.SecretName, b.SecretName) })
 	for _, ref := range s.Configs {
 		cs.Configs = append(cs.Configs, &swarm.ConfigReference{ConfigID: refs.configs[ref.Source], ConfigName: configName(p, ref.Source),
 			File: &swarm.ConfigReferenceFileTarget{Name: orDefault(ref.Target, "/"+ref.Source), UID: "0", GID: "0", Mode: 0o444}})
 	}
+	slices.SortStableFunc(cs.Configs, func(a, b *swarm.ConfigReference) int { return strings.Compare(a.ConfigName, b.ConfigName) })
 	spec := swarm.ServiceSpec{Annotations: swarm.Annotations{Name: name, Labels: labels},
-		TaskTemplate: swarm.TaskSpec{ContainerSpec: cs}}
+		TaskTemplate: swarm.TaskSpec{ContainerSpec: cs, Resources: &swarm.ResourceRequirements{}}}
 	if s.Logging != nil && s.Logging.Driver != "" {
 		spec.TaskTemplate.LogDriver = &swarm.Driver{Name: s.Logging.Driver, Options: s.Logging.Options}
 	}
@@ -117,6 +125,16 @@ func serviceSpecFor(p *types.Project, s types.ServiceConfig, refs swarmRefs) (sw
 	}
 	spec.EndpointSpec = ep
 	return spec, hashSpec(&spec)
+}
+
+// secretTarget is the file name of a secret in /run/secrets, as the docker CLI gives it: the secret's key when
+// the stack file names no target. compose-go writes that default out as /run/secrets/<key>; the CLI's loader
+// does not, and a different name is a different spec.
+func secretTarget(ref types.ServiceSecretConfig) string {
+	if ref.Target == "" || ref.Target == "/run/secrets/"+ref.Source {
+		return ref.Source
+	}
+	return ref.Target
 }
 
 // hashSpec labels spec with the hash of everything else in it.

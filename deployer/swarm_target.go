@@ -116,19 +116,21 @@ func (s *Swarm) Plan(ctx context.Context, p *types.Project, _ Options) (*Plan, e
 	if err != nil {
 		return nil, err
 	}
+	refs, err := s.objects(ctx, p, false)
+	if err != nil {
+		return nil, err
+	}
 	plan := &Plan{Project: p.Name}
 	for _, name := range swarmOrder(p) {
-		spec, err := serviceSpecFor(p, p.Services[name], swarmRefs{})
+		spec, err := serviceSpecFor(p, p.Services[name], refs)
 		if err != nil {
 			return nil, err
 		}
 		step := ServiceStep{Service: name, Action: ActionCreate, Reason: "no service", Hash: spec.Labels[labelSpecHash]}
 		if svc, ok := have[name]; ok {
 			step.Container = svc.ID
-			if old := svc.Spec.Labels[labelSpecHash]; old == step.Hash {
-				step.Action, step.Reason = ActionKeep, "up to date"
-			} else {
-				step.Action, step.Reason = ActionRecreate, fmt.Sprintf("spec changed (%s → %s)", shortID(old), shortID(step.Hash))
+			if step.Action, step.Reason, err = s.judge(ctx, svc, spec); err != nil {
+				return nil, err
 			}
 		}
 		plan.Services = append(plan.Services, step)

@@ -30,7 +30,7 @@ func (s *Swarm) Up(ctx context.Context, p *types.Project, opts UpOptions) (*Plan
 	if err := s.ensureNetworks(ctx, p, r); err != nil {
 		return plan, err
 	}
-	refs, err := s.ensureObjects(ctx, p)
+	refs, err := s.objects(ctx, p, true)
 	if err != nil {
 		return plan, err
 	}
@@ -61,15 +61,21 @@ func (s *Swarm) Up(ctx context.Context, p *types.Project, opts UpOptions) (*Plan
 	return plan, nil
 }
 
-// apply creates the service, updates it when its spec hash changed, or leaves it.
+// apply creates the service, updates it when its spec changed, or leaves it (judge).
 func (s *Swarm) apply(ctx context.Context, p *types.Project, name string, have map[string]swarm.Service, refs swarmRefs, r Reporter) error {
 	spec, err := serviceSpecFor(p, p.Services[name], refs)
 	if err != nil {
 		return err
 	}
 	svc, exists := have[name]
+	action := ActionCreate
+	if exists {
+		if action, _, err = s.judge(ctx, svc, spec); err != nil {
+			return err
+		}
+	}
 	switch {
-	case exists && svc.Spec.Labels[labelSpecHash] == spec.Labels[labelSpecHash]:
+	case action == ActionKeep:
 		report(r, Event{Kind: "service", Name: name, Status: StatusExists})
 		return nil
 	case exists:
@@ -104,71 +110,6 @@ func (s *Swarm) ensureNetworks(ctx context.Context, p *types.Project, r Reporter
 		}
 	}
 	return nil
-}
-
-// ensureObjects finds or makes every secret (from the values given to OpenSwarm) and config (from its file),
-// and returns their ids. An existing object is used as it is: Swarm secrets and configs cannot change.
-func (s *Swarm) ensureObjects(ctx context.Context, p *types.Project) (swarmRefs, error) {
-	refs := swarmRefs{secrets: map[string]string{}, configs: map[string]string{}}
-	secrets, err := s.cli.SecretList(ctx, client.SecretListOptions{})
-	if err != nil {
-		return refs, fmt.Errorf("list secrets: %w", Explain(err))
-	}
-	for key, obj := range p.Secrets {
-		for _, have := range secrets.Items {
-			if have.Spec.Name == obj.Name {
-				refs.secrets[key] = have.ID
-			}
-		}
-		if refs.secrets[key] != "" {
-			continue
-		}
-		value := s.secrets[key]
-		if len(value) == 0 {
-			return refs, &MissingSecretError{Key: key, Name: obj.Name}
-		}
-		res, err := s.cli.SecretCreate(ctx, client.SecretCreateOptions{Spec: swarm.SecretSpec{
-			Annotations: swarm.Annotations{Name: obj.Name, Labels: map[string]string{labelStackNamespace: p.Name}}, Data: value}})
-		if err != nil {
-			return refs, fmt.Errorf("create secret %s: %w", obj.Name, Explain(err))
-		}
-		refs.secrets[key] = res.ID
-	}
-	configs, err := s.cli.ConfigList(ctx, client.ConfigListOptions{})
-	if err != nil {
-		return refs, fmt.Errorf("list configs: %w", Explain(err))
-	}
-	for key := range p.Configs {
-		name := configName(p, key)
-		for _, have := range configs.Items {
-			if have.Spec.Name == name {
-				refs.configs[key] = have.ID
-			}
-		}
-		if refs.configs[key] != "" {
-			continue
-		}
-		data, err := configContent(p, key)
-		if err != nil {
-			return refs, err
-		}
-		res, err := s.cli.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{
-			Annotations: swarm.Annotations{Name: name, Labels: map[string]string{labelStackNamespace: p.Name}}, Data: data}})
-		if err != nil {
-			return refs, fmt.Errorf("create config %s: %w", name, Explain(err))
-		}
-		refs.configs[key] = res.ID
-	}
-	return refs, nil
-}
-
-// MissingSecretError is a Swarm secret the stack needs that neither exists nor was given a value.
-type MissingSecretError struct {
-	Key, Name string
-}
-
-func (e *MissingSecretError) Error() string {
-	return fmt.Sprintf("swarm secret %s (%s) does not exist and no value was given for it", e.Name, e.Key)
 }
 
 // waitServices polls the tasks (the events API of a manager reports no task changes) every 500 ms, as Compose
