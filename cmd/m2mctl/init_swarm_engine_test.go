@@ -170,6 +170,11 @@ func TestInitTargetSwarmLabelsTheNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	res = up()
+	var planOut, planErr strings.Builder
+	if code := run(context.Background(), &ioStreams{In: strings.NewReader(""), Out: &planOut, ErrOut: &planErr},
+		[]string{"plan", "--env-file", env}); code != exitFailed || !strings.Contains(planErr.String(), "node labels do not match") {
+		t.Errorf("plan with replica 2's label on two nodes: exit %d, want 1 and the labels' problem:\n%s", code, planErr.String())
+	}
 	for _, want := range []string{"nodes " + n0.IP, "are all labelled " + stack.NodeLabelReplica + "=2", "m2mctl init --update --target swarm"} {
 		if res.code != exitFailed || !strings.Contains(res.stderr, want) {
 			t.Errorf("up --dry-run with replica 2's label on two nodes: exit %d, want 1 and %q:\n%s", res.code, want, res.stderr)

@@ -139,6 +139,9 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	}
 	defer target.Close()
 	warnLowMemory(ctx, opts.io.ErrOut, project, target)
+	if err := checkSwarmLabels(ctx, target, opts.flags.envFile); err != nil {
+		return err // up would refuse: the plan says so
+	}
 	plan, err := target.Plan(ctx, project, opts.flags.deployOptions(project, opts.pull))
 	if err != nil {
 		return explainDeployError(err)
