@@ -41,7 +41,7 @@ func clusterSchema() (node, ledger []Setting) {
 			Default: "1", Choices: []string{"1", "3", "6"}},
 		{Name: NetworkSubnet, Group: GroupLedger, Doc: "IPv4 subnet of the project network when more than one replica runs on one host (DEPLOY_TARGET=compose): replica i gets the fixed address .10+i, since TigerBeetle takes only IP literals.",
 			Default: "172.30.77.0/24", Validate: validSubnet},
-		{Name: TigerBeetleReplicaAddresses, Group: GroupLedger, Doc: "With DEPLOY_TARGET=swarm: IP:port of each replica, in replica order, comma-separated; replica i listens on its node's address (host networking on the node labelled io.m2m.tigerbeetle.replica=i).",
+		{Name: TigerBeetleReplicaAddresses, Group: GroupLedger, Doc: "With DEPLOY_TARGET=swarm: IP:port of each replica, in replica order, comma-separated; replica i listens on its node's address (host networking on the node labelled io.m2m.tigerbeetle.replica=i). m2mctl init --target swarm writes it from the nodes it labels.",
 			Example: "10.0.0.11:3000,10.0.0.12:3000,10.0.0.13:3000", RequiredWhen: when(DeployTarget, TargetSwarm), Validate: validIPPortList},
 	}
 	return node, ledger
