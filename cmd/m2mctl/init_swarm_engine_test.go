@@ -154,6 +154,21 @@ func TestInitTargetSwarmLabelsTheNodes(t *testing.T) {
 	}
 	t.Logf("init --yes --move-replicas printed:\n%s%s", res.stdout, res.stderr)
 
+	// The full-screen form on a real terminal: each select starts on the node that holds the replica now.
+	cmd, term := startOnTerminal(t, dir, append([]string{"init", "--update", "--output", env, "--target", "swarm", "--replicas", "3"}, swarmInitFlags...)...)
+	for _, field := range []string{"Which node holds replica 0?", "Which node holds replica 1?", "Which node holds replica 2?", "Which node is the public edge?"} {
+		term.waitFor(t, "┃ "+field)
+		term.keys(t, keyEnter)
+	}
+	term.waitFor(t, "TIGERBEETLE_REPLICA_ADDRESSES")
+	term.waitFor(t, "Write "+env)
+	term.keys(t, keyEnter)
+	term.waitFor(t, "The nodes already carry these labels.")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("init on a terminal: %v\n%s", err, tail(term.text(), 2000))
+	}
+	wantLabels(t, s, "form", replica(1), replica(0), replica(2)+","+edge)
+
 	// up checks the labels against the .env before it deploys anything.
 	up := func() initResult {
 		var out, errOut strings.Builder
