@@ -2,7 +2,6 @@ package deployer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -145,9 +144,3 @@ func (s *Swarm) Plan(ctx context.Context, p *types.Project, _ Options) (*Plan, e
 
 // Volumes is not known from a manager: each node keeps its own volumes.
 func (s *Swarm) Volumes(context.Context, string) ([]VolumeInfo, error) { return nil, nil }
-
-// ErrWatchUnsupported is returned by Swarm.Watch: the events API of a manager reports services, not tasks.
-var ErrWatchUnsupported = errors.New("watching health changes is not available on a Swarm; poll the status instead")
-
-// Watch is not available on a Swarm (ErrWatchUnsupported).
-func (s *Swarm) Watch(context.Context, string, func(WatchEvent)) error { return ErrWatchUnsupported }

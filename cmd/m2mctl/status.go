@@ -39,7 +39,8 @@ func newCmdStatus(io *ioStreams, open openTarget) *cobra.Command {
 		Long: `status shows every service of the stack: state, health, uptime, restarts, published ports and image,
 and — when the connector answers on its health port — its dependencies and peer counts. It exits 0 only
 when every service is healthy (or, for one-shots, completed). With --watch it then streams health
-changes, restarts and OOM kills until interrupted.`,
+changes, restarts and OOM kills until interrupted; on a Swarm (DEPLOY_TARGET=swarm) it streams each
+service's task changes — started, died, restarted, node-down — with the node they happened on.`,
 		Example: `  m2mctl status
   m2mctl status -o json
   m2mctl status --watch`,

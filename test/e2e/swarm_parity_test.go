@@ -4,17 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+
+	"github.com/m2mnet/m2m/deployer"
+	"github.com/m2mnet/m2m/stack/settings"
 )
 
 // Switching tools recreates nothing, on a Swarm too: `m2mctl up` on the stack `docker stack deploy` made
 // updates no service and replaces no task; `docker stack deploy` on the stack `m2mctl up` made replaces no
-// task of a long-running service (it updates every service it is given, as it does its own).
+// task of a long-running service (it updates every service it is given, as it does its own). And `m2mctl
+// status --watch` follows the stack's tasks on a Swarm.
 func TestSwarmToolsKeepEachOthersServices(t *testing.T) {
 	wallTime(t)
 	p := newSwarmProject(t, 1)
@@ -48,6 +55,89 @@ func TestSwarmToolsKeepEachOthersServices(t *testing.T) {
 			t.Errorf("docker stack deploy after m2mctl up replaced the tasks of %s: %v → %v\n%s", svc, ids, after[svc], p.specChanges(ctx))
 		}
 	}
+
+	// status --watch on a Swarm: the connector's container removed under it is seen to end, then its
+	// replacement to run.
+	events := p.watchSwarm(ctx)
+	var id string
+	for _, task := range p.tasks(ctx, settings.ServiceConnector) {
+		if task.Status.State == swarm.TaskStateRunning {
+			id = task.Status.ContainerStatus.ContainerID
+		}
+	}
+	if id == "" {
+		t.Fatal("no running connector task")
+	}
+	if _, err := p.swarm.Manager().Client.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				t.Fatalf("status --watch ended; connector events %v", seen)
+			}
+			if e.Service != settings.ServiceConnector {
+				continue
+			}
+			seen = append(seen, e.Event+" "+e.Detail)
+			if e.Event == "started" {
+				if len(seen) < 2 {
+					t.Errorf("status --watch: connector events %v, want its end before its start", seen)
+				}
+				t.Logf("status --watch: connector events %q", seen)
+				return
+			}
+			if e.Event == "restarted" {
+				t.Fatalf("status --watch: connector events %v, want its end seen before a new task runs", seen)
+			}
+		case <-ctx.Done():
+			t.Fatalf("status --watch: connector events %v, no start of its replacement", seen)
+		}
+	}
+}
+
+// watchSwarm runs `m2mctl status --watch -o json` against the manager until the test ends and sends each
+// event it prints.
+func (p *swarmProject) watchSwarm(ctx context.Context) <-chan deployer.WatchEvent {
+	p.t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	cmd := exec.CommandContext(ctx, env.m2mctl, "status", "--watch", "-o", "json", "-p", p.name, "--env-file", p.envFile)
+	cmd.Dir = p.dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "DOCKER_HOST="+p.swarm.Manager().Host)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	events := make(chan deployer.WatchEvent)
+	go func() {
+		defer close(events)
+		dec := json.NewDecoder(out)
+		for {
+			var raw map[string]any
+			if err := dec.Decode(&raw); err != nil {
+				return
+			}
+			if _, ok := raw["event"]; !ok {
+				continue // the status report printed first
+			}
+			b, _ := json.Marshal(raw)
+			var e deployer.WatchEvent
+			if json.Unmarshal(b, &e) == nil {
+				select {
+				case events <- e:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return events
 }
 
 // taskIDs lists the ids of the tasks of every service of the stack, by service.
