@@ -243,7 +243,7 @@ func placementWarnings(nodes swarmNodes, p placement) []string {
 	for _, n := range nodes {
 		if n.Labels[stack.NodeLabelEdge] == "true" && n.ID != p.edge {
 			out = append(out, fmt.Sprintf("the edge moves off node %s: the connector's, Prometheus's and Grafana's volumes stay there, "+
-				"and start empty on the new edge node", nodeName(n)))
+				"and start empty on the new edge node (a running stack moves there as soon as the labels change)", nodeName(n)))
 		}
 	}
 	return out
@@ -277,7 +277,10 @@ func replicaMoves(nodes swarmNodes, p placement) []replicaMove {
 // moveWarning says what a replica move leaves behind.
 func moveWarning(nodes swarmNodes, m replicaMove, project string) string {
 	volume := project + "_" + stack.ReplicaVolume(m.replica)
-	const keep = "A freshly formatted replica does not hold the cluster's data: keep each replica where its data is unless that node is lost for good"
+	// Swarm enforces placement constraints on running tasks when a node's labels change (swarmkit's constraint
+	// enforcer): the label is the move.
+	const keep = "A freshly formatted replica does not hold the cluster's data: keep each replica where its data is unless that node is lost for good. " +
+		"A running stack follows the labels at once"
 	to, ok := nodes.byID(m.to)
 	if !ok {
 		return fmt.Sprintf("replica %d leaves the cluster (fewer replicas); its data (volume %s) stays on node %s (%s). %s",

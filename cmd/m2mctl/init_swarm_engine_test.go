@@ -12,6 +12,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/m2mnet/m2m/deployer"
 	"github.com/m2mnet/m2m/internal/testenv"
 	"github.com/m2mnet/m2m/stack"
 	"github.com/m2mnet/m2m/stack/settings"
@@ -169,6 +170,30 @@ func TestInitTargetSwarmLabelsTheNodes(t *testing.T) {
 	}
 	wantLabels(t, s, "form", replica(1), replica(0), replica(2)+","+edge)
 
+	// A node the manager refuses to label (gone since it was listed): the rest is labelled, and the command for
+	// that node is printed with an error.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sw := &swarmSetup{}
+	if err := sw.connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer sw.close()
+	gone := deployer.SwarmNode{ID: "gonegonegone0000000000000", Addr: "10.77.0.250", State: "ready", Availability: "active"}
+	sw.nodes = append(sw.nodes, gone)
+	sw.p = placement{replicas: []string{n1.ID, n0.ID, n2.ID}, edge: gone.ID}
+	var out strings.Builder
+	err := sw.label(ctx, &out)
+	if err == nil || !strings.Contains(err.Error(), "1 node(s) kept their old labels") ||
+		!strings.Contains(out.String(), "docker node update --label-add "+edge+" "+gone.ID) {
+		t.Errorf("labelling a node that is gone: %v\n%s", err, out.String())
+	}
+	t.Logf("labelling a node that is gone printed:\n%sm2mctl: %v", out.String(), err)
+	wantLabels(t, s, "a refused label", replica(1), replica(0), replica(2))
+	if err := s.LabelNode(ctx, 2, map[string]string{stack.NodeLabelEdge: "true"}); err != nil {
+		t.Fatal(err)
+	}
+
 	// up checks the labels against the .env before it deploys anything.
 	up := func() initResult {
 		var out, errOut strings.Builder
@@ -179,8 +204,6 @@ func TestInitTargetSwarmLabelsTheNodes(t *testing.T) {
 	if res := up(); res.code != 0 {
 		t.Errorf("up --dry-run with the labels init made: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	if err := s.LabelNode(ctx, 0, map[string]string{stack.NodeLabelReplica: "2"}); err != nil {
 		t.Fatal(err)
 	}
