@@ -166,18 +166,19 @@ func indexByte(b []byte, c byte) int {
 	return -1
 }
 
-// ErrSwarmVolumes is returned by Down with Volumes: a manager cannot remove the volumes kept on each node.
-var ErrSwarmVolumes = errors.New("the stack's volumes are kept on each node and cannot be removed through the manager")
-
 // Down removes the stack's services, waits until their tasks are gone, then its networks, secrets and
-// configs. Volumes stay on their nodes.
+// configs. Volumes stay on their nodes unless opts.Volumes: then those on the manager's own engine are removed
+// and a *SwarmVolumesError names the ones on other nodes, which only their own engines can remove.
 func (s *Swarm) Down(ctx context.Context, project string, opts DownOptions) error {
-	if opts.Volumes {
-		return ErrSwarmVolumes
-	}
 	have, err := s.services(ctx, project)
 	if err != nil {
 		return err
+	}
+	var byNode map[string][]string
+	if opts.Volumes {
+		if byNode, err = s.volumesByNode(ctx, project); err != nil {
+			return err
+		}
 	}
 	r := opts.Reporter
 	for _, name := range sortedKeys(have) {
@@ -208,6 +209,9 @@ func (s *Swarm) Down(ctx context.Context, project string, opts DownOptions) erro
 		for _, x := range configs.Items {
 			_, _ = s.cli.ConfigRemove(ctx, x.ID, client.ConfigRemoveOptions{})
 		}
+	}
+	if opts.Volumes {
+		return s.removeVolumes(ctx, project, byNode)
 	}
 	return nil
 }

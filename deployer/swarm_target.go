@@ -141,6 +141,3 @@ func (s *Swarm) Plan(ctx context.Context, p *types.Project, _ Options) (*Plan, e
 	}
 	return plan, nil
 }
-
-// Volumes is not known from a manager: each node keeps its own volumes.
-func (s *Swarm) Volumes(context.Context, string) ([]VolumeInfo, error) { return nil, nil }

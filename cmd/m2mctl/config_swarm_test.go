@@ -42,7 +42,12 @@ func TestSwarmErrorsNameTheFix(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "set GRAFANA_PASSWORD in .env") {
 		t.Errorf("missing secret: %v", err)
 	}
-	if err := explainDeployError(deployer.ErrSwarmVolumes); err == nil || !strings.Contains(err.Error(), "docker volume rm") {
-		t.Errorf("volumes on a swarm: %v", err)
+	left := &deployer.SwarmVolumesError{Project: "m2m", Removed: []string{"m2m_grafana-data"},
+		Left: []deployer.NodeVolumes{{Node: "10.0.0.12 (abc)", Volumes: []string{"m2m_tigerbeetle-data-1"}}, {Node: "10.0.0.13 (def)", Volumes: []string{"m2m_tigerbeetle-data-2"}}}}
+	err = explainDeployError(fmt.Errorf("down: %w", left))
+	for _, want := range []string{"node 10.0.0.12 (abc):  docker volume rm m2m_tigerbeetle-data-1", "node 10.0.0.13 (def):  docker volume rm m2m_tigerbeetle-data-2", "removed (1)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("volumes left on other nodes: %v, want %q", err, want)
+		}
 	}
 }

@@ -27,7 +27,11 @@ func newCmdDown(io *ioStreams, open openTarget) *cobra.Command {
 		Short: "Stop and remove the stack's containers and network (volumes stay unless --volumes)",
 		Long: `down stops the stack's services, dependents first, and removes their containers and the network.
 The volumes — the TigerBeetle ledger, connector data, metrics and dashboards — stay, so 'm2mctl up' brings
-the same node back. --volumes removes them too, after listing them with their sizes and asking (or --yes).`,
+the same node back. --volumes removes them too, after listing them with their sizes and asking (or --yes).
+
+On a Swarm (DEPLOY_TARGET=swarm) each node keeps its own volumes and a manager's API removes only its
+own: --volumes removes the manager's, prints for every other node the 'docker volume rm' to run there,
+and exits 1.`,
 		Example: `  m2mctl down
   m2mctl down --volumes --yes`,
 		Args: cobra.NoArgs,

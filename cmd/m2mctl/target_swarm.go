@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -61,11 +62,21 @@ func isSwarmError(err error) bool {
 // explainSwarmError names the setting or the command that fixes a Swarm target's error.
 func explainSwarmError(err error) error {
 	var secret *deployer.MissingSecretError
+	var volumes *deployer.SwarmVolumesError
 	switch {
 	case errors.As(err, &secret):
 		setting := map[string]string{stack.SecretGrafanaPassword: settings.GrafanaPassword, stack.SecretNodeKey: settings.NodePrivateKey}[secret.Key]
 		return fmt.Errorf("%w: set %s in .env (m2mctl init makes it), or create it: docker secret create %s FILE", err, setting, secret.Name)
+	case errors.As(err, &volumes):
+		var b strings.Builder
+		fmt.Fprintf(&b, "the stack is down; its volumes on this engine are removed (%d), ", len(volumes.Removed))
+		b.WriteString("but a manager cannot remove the volumes of other nodes. On each node, run:")
+		for _, n := range volumes.Left {
+			fmt.Fprintf(&b, "\n  node %s:  docker volume rm %s", n.Node, strings.Join(n.Volumes, " "))
+		}
+		fmt.Fprintf(&b, "\n(`docker volume ls --filter label=com.docker.stack.namespace=%s` on a node lists any the Swarm no longer remembers.)", volumes.Project)
+		return errors.New(b.String())
 	default:
-		return fmt.Errorf("%w: run `docker volume rm` for the stack's volumes on each node (docker volume ls --filter label=com.docker.stack.namespace=PROJECT), then `m2mctl down` without --volumes", err)
+		return fmt.Errorf("%w: run `docker volume rm` for the stack's volumes on each node (docker volume ls --filter label=com.docker.stack.namespace=PROJECT)", err)
 	}
 }

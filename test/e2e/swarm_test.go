@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +86,8 @@ func taskStates(tasks []swarm.Task) []swarm.TaskState {
 }
 
 // m2mctl up on a three-node swarm: every replica formatted once on its own node and running there, the edge
-// services healthy; a second up changes nothing; down then up keeps every replica's data file.
+// services healthy; a second up changes nothing; down then up keeps every replica's data file; down --volumes
+// removes the manager's volumes and names, node by node, those only their own engines can remove.
 func TestSwarmUpPinsReplicasAndKeepsTheirData(t *testing.T) {
 	wallTime(t)
 	p := newSwarmProject(t, 3)
@@ -120,6 +122,46 @@ func TestSwarmUpPinsReplicasAndKeepsTheirData(t *testing.T) {
 			t.Errorf("replica %d's data file changed across down and up: %s → %s", i, want, got)
 		}
 	}
+
+	// down --volumes: the manager's own volumes go; those of the other nodes are named, node by node, with the
+	// command that removes them there, and m2mctl exits non-zero.
+	r := p.swarmCtl(5*time.Minute, "down", "--volumes", "--yes")
+	t.Logf("m2mctl down --volumes --yes said:\n%s", lastLines(r.stderr, 6))
+	if r.code == 0 {
+		t.Errorf("down --volumes on a swarm exited 0, want non-zero: volumes are left on other nodes\n%s", r.stderr)
+	}
+	for i, n := range p.swarm.Nodes {
+		vols := p.nodeVolumes(ctx, i)
+		replica := p.name + "_" + stack.ReplicaVolume(i)
+		if i == 0 {
+			if len(vols) != 0 {
+				t.Errorf("down --volumes left volumes on the manager: %v", vols)
+			}
+			continue
+		}
+		if !slices.Contains(vols, replica) {
+			t.Errorf("node %d: volumes %v, want %s kept (only its own engine can remove it)", i, vols, replica)
+		}
+		if want := "node " + n.IP; !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "docker volume rm "+replica) {
+			t.Errorf("down --volumes does not tell how to remove %s on %s:\n%s", replica, want, r.stderr)
+		}
+	}
+}
+
+// nodeVolumes lists the stack's volumes on node i, through its own engine.
+func (p *swarmProject) nodeVolumes(ctx context.Context, i int) []string {
+	p.t.Helper()
+	res, err := p.swarm.Nodes[i].Client.VolumeList(ctx, client.VolumeListOptions{})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var out []string
+	for _, v := range res.Items {
+		if strings.HasPrefix(v.Name, p.name+"_") {
+			out = append(out, v.Name)
+		}
+	}
+	return out
 }
 
 // Losing a node: status says which replica is down and on which node, and exits non-zero; the other services
