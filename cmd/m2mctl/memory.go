@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/m2mnet/m2m/deployer"
+	"github.com/m2mnet/m2m/stack"
 	"github.com/m2mnet/m2m/stack/settings"
 )
 
@@ -18,7 +20,7 @@ const tigerBeetleMinMemory = 6 << 30
 // hardware guide asks for. It is a warning, not an error: a development host runs with a small cache grid.
 // Failing to ask the engine is not worth a line either: the command that follows reports an unreachable engine.
 func warnLowMemory(ctx context.Context, w io.Writer, project *types.Project, target deployer.Target) {
-	if _, ok := project.Services[settings.ServiceTigerBeetle]; !ok {
+	if !runsTigerBeetle(project) {
 		return
 	}
 	if line := engineMemoryWarning(ctx, target); line != "" {
@@ -37,10 +39,23 @@ func engineMemoryWarning(ctx context.Context, target deployer.Target) string {
 	}
 	for _, n := range nodes {
 		if line := lowMemoryWarning(n.Memory); line != "" {
+			if len(nodes) > 1 { // a Swarm: say which node
+				line = strings.Replace(line, "the Docker engine has", "the Docker engine of node "+n.Name+" has", 1)
+			}
 			return line
 		}
 	}
 	return ""
+}
+
+// runsTigerBeetle reports whether the project runs a TigerBeetle server: the one of a single host, or the
+// replicas of a cluster (tigerbeetle-0, -1, …).
+func runsTigerBeetle(p *types.Project) bool {
+	if _, ok := p.Services[settings.ServiceTigerBeetle]; ok {
+		return true
+	}
+	_, ok := p.Services[stack.ReplicaService(0)]
+	return ok
 }
 
 // lowMemoryWarning is the line warnLowMemory prints for an engine with total bytes of memory, or "".
