@@ -36,7 +36,13 @@ func TestBenchSwarmUp(t *testing.T) {
 	for r := range rounds {
 		for k := range 2 {
 			tool := &tools[(r+k)%2]
+			start := time.Now()
 			tool.cold = append(tool.cold, timed(tool.up))
+			t.Logf("swarm_bench timeline of %s's cold run %d (s after its start; it returned at %.1f):", tool.name, r+1,
+				tool.cold[len(tool.cold)-1].Seconds())
+			for _, line := range p.timeline(start) {
+				t.Logf("swarm_bench   %s", line)
+			}
 			tool.noop = append(tool.noop, timed(tool.up))
 			tool.down()
 			p.removeVolumes(t)
