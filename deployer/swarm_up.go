@@ -3,18 +3,23 @@ package deployer
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
 )
 
-// Up makes the network, secrets and configs the stack needs, runs each one-shot job (the format of every
-// replica, on its node) and waits for it to complete, then creates or updates every other service and waits
-// until each has a running task (a task with a health check runs only once healthy). A kept job is not run
-// again. It returns the plan it carried out.
+// Up makes the network, secrets and configs the stack needs, then starts every service as soon as what it
+// needs is done (prerequisites): a service that mounts a volume a one-shot job also mounts waits until that job
+// completed (replica i waits for its own format job, not for every job), one that depends_on another waits until
+// that one completed (a job) or runs (a service; a task with a health check runs only once healthy), and the
+// rest start at once, in parallel. It returns when every job completed and every service runs. A kept job is not
+// run again. It returns the plan it carried out.
 func (s *Swarm) Up(ctx context.Context, p *types.Project, opts UpOptions) (*Plan, error) {
 	if opts.WaitTimeout <= 0 {
 		opts.WaitTimeout = 5 * time.Minute
@@ -40,26 +45,146 @@ func (s *Swarm) Up(ctx context.Context, p *types.Project, opts UpOptions) (*Plan
 	}
 	deadline, cancel := context.WithTimeout(ctx, opts.WaitTimeout)
 	defer cancel()
-	var jobs, rest []string
+	var names []string
 	for _, step := range plan.Services {
-		if d := p.Services[step.Service].Deploy; d != nil && d.Mode == "replicated-job" {
-			jobs = append(jobs, step.Service)
-		} else {
-			rest = append(rest, step.Service)
+		names = append(names, step.Service)
+	}
+	u := &swarmUp{s: s, p: p, have: have, refs: refs, r: r, after: prerequisites(p), started: map[string]bool{}, done: map[string]bool{}}
+	return plan, u.run(deadline, names, opts.WaitTimeout)
+}
+
+// swarmUp is one run of Up: which services it started and which are done.
+type swarmUp struct {
+	s     *Swarm
+	p     *types.Project
+	have  map[string]swarm.Service
+	refs  swarmRefs
+	r     Reporter
+	after map[string][]string
+	// started: applied (created, updated or kept); done: a job's newest task complete, a service's running.
+	started, done map[string]bool
+}
+
+// run starts what is ready, observes the tasks every 500 ms (the events API of a manager reports no task
+// changes), as Compose polls containers, and starts what became ready, until every service is done.
+func (u *swarmUp) run(ctx context.Context, names []string, timeout time.Duration) error {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if err := u.startReady(ctx, names); err != nil {
+			return err
+		}
+		before := len(u.done)
+		waiting, err := u.observe(ctx, names)
+		if err != nil {
+			return err
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		if len(u.done) > before {
+			continue // something finished: start what waited for it now, not a tick later
+		}
+		select {
+		case <-ctx.Done():
+			if ctx.Err() == context.DeadlineExceeded {
+				return &WaitTimeoutError{Timeout: timeout, Pending: waiting}
+			}
+			return fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+		case <-tick.C:
 		}
 	}
-	for _, group := range [][]string{jobs, rest} {
-		for _, name := range group {
-			if err := s.apply(ctx, p, name, have, refs, r); err != nil {
-				return plan, err
+}
+
+// startReady applies, in parallel, every service not yet started whose prerequisites are all done.
+func (u *swarmUp) startReady(ctx context.Context, names []string) error {
+	var ready []string
+	for _, name := range names {
+		if !u.started[name] && u.unmet(name) == nil {
+			ready = append(ready, name)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, name := range ready {
+		g.Go(func() error { return u.s.apply(gctx, u.p, name, u.have, u.refs, u.r) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, name := range ready {
+		u.started[name] = true
+	}
+	return nil
+}
+
+// unmet lists the prerequisites of name that are not done yet.
+func (u *swarmUp) unmet(name string) []string {
+	var out []string
+	for _, dep := range u.after[name] {
+		if !u.done[dep] {
+			out = append(out, dep)
+		}
+	}
+	return out
+}
+
+// observe marks done every started service that is, and says why each other one is not.
+func (u *swarmUp) observe(ctx context.Context, names []string) ([]string, error) {
+	var started []string
+	for _, name := range names {
+		if u.started[name] && !u.done[name] {
+			started = append(started, name)
+		}
+	}
+	waiting, err := u.s.pending(ctx, u.p.Name, started, u.done, u.r)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if !u.started[name] {
+			waiting = append(waiting, name+" waits for "+strings.Join(u.unmet(name), ", "))
+		}
+	}
+	return waiting, nil
+}
+
+// prerequisites says, for every service of p, what must be done before Up starts it: each one-shot job that
+// mounts a named volume the service mounts (the job prepares the volume: a replica's format writes its data
+// file), and each service it depends_on that p has. A Swarm stack file declares no depends_on (docker stack deploy
+// ignores it), so there the volumes alone order the start. Names are sorted.
+func prerequisites(p *types.Project) map[string][]string {
+	jobsOf := map[string][]string{} // volume → the jobs that mount it
+	for name, svc := range p.Services {
+		if isJob(svc) {
+			for _, v := range svc.Volumes {
+				if v.Type == types.VolumeTypeVolume && v.Source != "" {
+					jobsOf[v.Source] = append(jobsOf[v.Source], name)
+				}
 			}
 		}
-		if err := s.waitServices(deadline, p.Name, group, opts.WaitTimeout, r); err != nil {
-			return plan, err
-		}
 	}
-	return plan, nil
+	out := map[string][]string{}
+	for name, svc := range p.Services {
+		var deps []string
+		if !isJob(svc) {
+			for _, v := range svc.Volumes {
+				if v.Type == types.VolumeTypeVolume {
+					deps = append(deps, jobsOf[v.Source]...)
+				}
+			}
+		}
+		for dep := range svc.DependsOn {
+			if _, ok := p.Services[dep]; ok {
+				deps = append(deps, dep)
+			}
+		}
+		slices.Sort(deps)
+		out[name] = slices.Compact(deps)
+	}
+	return out
 }
+
+func isJob(s types.ServiceConfig) bool { return s.Deploy != nil && s.Deploy.Mode == "replicated-job" }
 
 // apply creates the service, updates it when its spec changed, or leaves it (judge).
 func (s *Swarm) apply(ctx context.Context, p *types.Project, name string, have map[string]swarm.Service, refs swarmRefs, r Reporter) error {
@@ -112,34 +237,17 @@ func (s *Swarm) ensureNetworks(ctx context.Context, p *types.Project, r Reporter
 	return nil
 }
 
-// waitServices polls the tasks (the events API of a manager reports no task changes) every 500 ms, as Compose
-// polls containers, until every named service is done: a job's newest task complete, a service's newest task
-// running.
-func (s *Swarm) waitServices(ctx context.Context, project string, names []string, timeout time.Duration, r Reporter) error {
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	done := map[string]bool{}
-	for {
-		pending, err := s.pending(ctx, project, names, done, r)
-		if err != nil {
-			return err
-		}
-		if len(pending) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			if ctx.Err() == context.DeadlineExceeded {
-				return &WaitTimeoutError{Timeout: timeout, Pending: pending}
-			}
-			return fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
-		case <-tick.C:
-		}
-	}
-}
-
+// pending marks done each of names whose newest task is complete (a job) or running (a service), reports it,
+// and says why each other one is not. It lists the services and their tasks once.
 func (s *Swarm) pending(ctx context.Context, project string, names []string, done map[string]bool, r Reporter) ([]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
 	have, err := s.services(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	newest, err := s.newestTasks(ctx, have, names)
 	if err != nil {
 		return nil, err
 	}
@@ -149,19 +257,16 @@ func (s *Swarm) pending(ctx context.Context, project string, names []string, don
 			continue
 		}
 		svc := have[name]
-		task, err := s.newestTask(ctx, svc.ID)
-		if err != nil {
-			return nil, err
-		}
+		task, ok := newest[svc.ID]
 		job := svc.Spec.Mode.ReplicatedJob != nil
 		switch {
-		case task != nil && job && task.Status.State == swarm.TaskStateComplete:
+		case ok && job && task.Status.State == swarm.TaskStateComplete:
 			done[name] = true
 			report(r, Event{Kind: "service", Name: name, Status: StatusCompleted, Final: true})
-		case task != nil && !job && task.Status.State == swarm.TaskStateRunning:
+		case ok && !job && task.Status.State == swarm.TaskStateRunning:
 			done[name] = true
 			report(r, Event{Kind: "service", Name: name, Status: StatusRunning, Detail: "on " + shortID(task.NodeID), Final: true})
-		case task == nil:
+		case !ok:
 			pending = append(pending, name+" has no task yet")
 		default:
 			why := string(task.Status.State)
@@ -174,13 +279,29 @@ func (s *Swarm) pending(ctx context.Context, project string, names []string, don
 	return pending, nil
 }
 
-// newestTask is the most recently created task of the service, or nil.
-func (s *Swarm) newestTask(ctx context.Context, serviceID string) (*swarm.Task, error) {
-	tasks, err := s.tasksOf(ctx, serviceID)
-	if err != nil || len(tasks) == 0 {
-		return nil, err
+// newestTasks lists, in one call, the tasks of the named services and returns the most recently created of
+// each, by service id.
+func (s *Swarm) newestTasks(ctx context.Context, have map[string]swarm.Service, names []string) (map[string]swarm.Task, error) {
+	f := make(client.Filters)
+	for _, name := range names {
+		if id := have[name].ID; id != "" {
+			f = f.Add("service", id)
+		}
 	}
-	return &tasks[0], nil
+	out := map[string]swarm.Task{}
+	if len(f) == 0 {
+		return out, nil
+	}
+	res, err := s.cli.TaskList(ctx, client.TaskListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", Explain(err))
+	}
+	for _, task := range res.Items {
+		if have, ok := out[task.ServiceID]; !ok || task.Meta.CreatedAt.After(have.Meta.CreatedAt) {
+			out[task.ServiceID] = task
+		}
+	}
+	return out, nil
 }
 
 // tasksOf lists the service's tasks, newest first.
