@@ -260,6 +260,8 @@ func (s *Swarm) pending(ctx context.Context, project string, names []string, don
 		task, ok := newest[svc.ID]
 		job := svc.Spec.Mode.ReplicatedJob != nil
 		switch {
+		case ok && job && !thisRun(svc, task):
+			pending = append(pending, name+" has no task of this run yet")
 		case ok && job && task.Status.State == swarm.TaskStateComplete:
 			done[name] = true
 			report(r, Event{Kind: "service", Name: name, Status: StatusCompleted, Final: true})
@@ -277,6 +279,12 @@ func (s *Swarm) pending(ctx context.Context, project string, names []string, don
 		}
 	}
 	return pending, nil
+}
+
+// thisRun reports whether the job's task belongs to its latest run: an updated job runs again, and until its new
+// task exists the newest one is the previous run's, complete but not what the update asked for.
+func thisRun(job swarm.Service, task swarm.Task) bool {
+	return job.JobStatus == nil || task.JobIteration == nil || task.JobIteration.Index == job.JobStatus.JobIteration.Index
 }
 
 // newestTasks lists, in one call, the tasks of the named services and returns the most recently created of

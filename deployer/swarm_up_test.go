@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/moby/api/types/swarm"
 
 	"github.com/m2mnet/m2m/stack"
 	"github.com/m2mnet/m2m/stack/settings"
@@ -51,5 +52,26 @@ func TestSwarmPrerequisitesTieEachReplicaToItsOwnFormat(t *testing.T) {
 	p.Services[c.Name] = c
 	if got := prerequisites(p)[c.Name]; !slices.Equal(got, []string{db.Name}) {
 		t.Errorf("connector with depends_on %v waits for %v, want [%s]", c.DependsOn, got, db.Name)
+	}
+}
+
+// An updated job runs again: its previous run's complete task does not count until the new run has a task.
+func TestSwarmJobTaskCountsOnlyForItsLatestRun(t *testing.T) {
+	run := func(i uint64) *swarm.Version { return &swarm.Version{Index: i} }
+	job := func(i uint64) swarm.Service { return swarm.Service{JobStatus: &swarm.JobStatus{JobIteration: *run(i)}} }
+	for _, tc := range []struct {
+		name string
+		svc  swarm.Service
+		task swarm.Task
+		want bool
+	}{
+		{"first run", job(0), swarm.Task{JobIteration: run(0)}, true},
+		{"after an update", job(7), swarm.Task{JobIteration: run(0)}, false},
+		{"the update's run", job(7), swarm.Task{JobIteration: run(7)}, true},
+		{"an engine that reports no iteration", swarm.Service{}, swarm.Task{}, true},
+	} {
+		if got := thisRun(tc.svc, tc.task); got != tc.want {
+			t.Errorf("%s: thisRun = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
