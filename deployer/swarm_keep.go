@@ -60,7 +60,7 @@ func withoutHash(labels map[string]string) map[string]string {
 }
 
 // canonical is spec as plain JSON values without empty ones and without the engine's defaults.
-func canonical(spec swarm.ServiceSpec) (any, error) {
+func canonical(spec any) (any, error) {
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return nil, err
@@ -142,4 +142,15 @@ func (s *Swarm) networkNames(ctx context.Context, attached []swarm.NetworkAttach
 		out[a.Target] = n.Network.Name
 	}
 	return out, nil
+}
+
+// outdated reports whether task is a service's task from before the service's last update and runs another
+// spec than the one the service now asks for: until the Swarm replaces it, the update has not taken effect.
+func outdated(svc swarm.Service, task swarm.Task) bool {
+	if task.Meta.CreatedAt.After(svc.Meta.UpdatedAt) {
+		return false
+	}
+	a, errA := canonical(task.Spec)
+	b, errB := canonical(svc.Spec.TaskTemplate)
+	return errA == nil && errB == nil && !reflect.DeepEqual(a, b)
 }

@@ -265,6 +265,8 @@ func (s *Swarm) pending(ctx context.Context, project string, names []string, don
 		case ok && job && task.Status.State == swarm.TaskStateComplete:
 			done[name] = true
 			report(r, Event{Kind: "service", Name: name, Status: StatusCompleted, Final: true})
+		case ok && !job && outdated(svc, task):
+			pending = append(pending, name+" still runs its task from before the update")
 		case ok && !job && task.Status.State == swarm.TaskStateRunning:
 			done[name] = true
 			report(r, Event{Kind: "service", Name: name, Status: StatusRunning, Detail: "on " + shortID(task.NodeID), Final: true})

@@ -118,6 +118,7 @@ func (s *Swarm) removeVolumes(ctx context.Context, project string, byNode map[st
 	if len(result.Left) == 0 {
 		return nil
 	}
+	slices.SortFunc(result.Left, func(a, b NodeVolumes) int { return strings.Compare(a.Node, b.Node) })
 	return result
 }
 

@@ -32,7 +32,8 @@ type SwarmNode struct {
 
 // startEngine runs dockerd inside the node's namespace through nsenter (ip netns exec would hide the cgroup
 // mounts), with an empty configuration file (the host's daemon.json conflicts with these flags), its own
-// data, exec root and containerd namespace, and no bridge or iptables of its own.
+// data, exec root and containerd namespace, and no bridge or iptables of its own; Swarm tasks use the images
+// loaded into it without trying a registry first.
 func (n *SwarmNode) startEngine(ctx context.Context) error {
 	empty := filepath.Join(n.dir, "daemon.json")
 	if err := os.WriteFile(empty, []byte("{}\n"), 0o600); err != nil {
@@ -48,6 +49,11 @@ func (n *SwarmNode) startEngine(ctx context.Context) error {
 		"--config-file", empty, "--data-root", filepath.Join(n.dir, "data"), "--exec-root", filepath.Join(n.dir, "exec"),
 		"--pidfile", filepath.Join(n.dir, "d.pid"), "-H", n.Host, "--bridge", "none", "--iptables=false",
 		"--storage-driver", "fuse-overlayfs", "--containerd-namespace", n.NetNS, "--containerd-plugins-namespace", n.NetNS+"p")
+	// No registry is reachable: a task would first try to pull its image (Docker does, unless the image is
+	// named by id), wait for the lookup of the registry to time out, and only then use the image loaded here.
+	// The engine's own switch for hosts without a registry skips that, and with it every query for a
+	// registry's address leaving the test's namespaces.
+	n.cmd.Env = append(os.Environ(), "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1")
 	n.cmd.Stdout, n.cmd.Stderr = logf, logf
 	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := n.cmd.Start(); err != nil {

@@ -112,6 +112,21 @@ func TestSwarmUpPinsReplicasAndKeepsTheirData(t *testing.T) {
 	}
 	p.checkPlacement(ctx, 3)
 
+	// A changed setting: up updates the connector and returns only once its new task runs, not while the
+	// task from before the update still does.
+	p.set(map[string]string{settings.LogLevel: "debug"})
+	p.mustSwarmCtl(8*time.Minute, "up", "--pull", "never")
+	var runningEnv [][]string
+	for _, task := range p.tasks(ctx, settings.ServiceConnector) {
+		if task.Status.State == swarm.TaskStateRunning {
+			runningEnv = append(runningEnv, task.Spec.ContainerSpec.Env)
+		}
+	}
+	if len(runningEnv) != 1 || !slices.Contains(runningEnv[0], settings.LogLevel+"=debug") {
+		t.Errorf("when up returned after LOG_LEVEL changed, the connector's running tasks had the environments %v, want one with %s=debug",
+			runningEnv, settings.LogLevel)
+	}
+
 	p.mustSwarmCtl(5*time.Minute, "down")
 	if left := p.serviceVersions(ctx); len(left) != 0 {
 		t.Fatalf("services left after down: %v", left)
