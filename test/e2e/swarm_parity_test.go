@@ -55,6 +55,16 @@ func TestSwarmToolsKeepEachOthersServices(t *testing.T) {
 			t.Errorf("docker stack deploy after m2mctl up replaced the tasks of %s: %v → %v\n%s", svc, ids, after[svc], p.specChanges(ctx))
 		}
 	}
+	// m2mctl up once more: the services docker stack deploy updated (their tasks older than the update, their spec
+	// the same) are kept, and up does not wait for a replacement that never comes.
+	versions = p.serviceVersions(ctx)
+	p.mustSwarmCtl(2*time.Minute, "up", "--pull", "never")
+	if again := p.serviceVersions(ctx); !maps.Equal(versions, again) {
+		t.Errorf("m2mctl up after docker stack deploy's redeploy updated services: versions %v → %v", versions, again)
+	}
+	if again := p.taskIDs(ctx); !maps.EqualFunc(after, again, slices.Equal) {
+		t.Errorf("m2mctl up after docker stack deploy's redeploy replaced tasks: %v → %v", after, again)
+	}
 
 	// status --watch on a Swarm: the connector's container removed under it is seen to end, then its
 	// replacement to run.
